@@ -1,0 +1,189 @@
+/* ztpd storage backend ABI, version 1.
+ *
+ * A backend is a shared object exporting one symbol per major ABI:
+ *     const struct ztpd_storage_backend *ztpd_storage_entry_v1(const struct ztpd_storage_host *);
+ * It links against nothing of the daemon: logging and config lookup come from the host table.
+ *
+ * Rules:
+ *  - Descriptors start with abi_major, abi_minor, struct_size, name; fields are only appended.
+ *    The loader reads a function pointer only if it lies within struct_size.
+ *  - All functions run on the core's storage thread, one call at a time: backends are plain
+ *    synchronous code and need no locking of their own.
+ *  - Records are plain structs with fixed-size, NUL-terminated strings; the caller owns them.
+ *    Rows passed to a list callback are valid only during the callback.
+ *  - MACs are 12 lowercase hex digits; timestamps are Unix seconds UTC (0 = NULL / never).
+ *  - Return 0 or a negative ZTPD_STORAGE_E* code; never exit or abort.
+ */
+#ifndef ZTPD_STORAGE_H
+#define ZTPD_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZTPD_STORAGE_ABI_MAJOR 1
+#define ZTPD_STORAGE_ABI_MINOR 0
+#define ZTPD_STORAGE_ENTRY_SYMBOL "ztpd_storage_entry_v1"
+
+/* Result codes of backend operations. */
+enum ztpd_storage_status {
+    ZTPD_STORAGE_OK = 0,
+    ZTPD_STORAGE_ENOTFOUND = -1, /* no such row */
+    ZTPD_STORAGE_ECONFLICT = -2, /* unique key violated (duplicate MAC, number...) */
+    ZTPD_STORAGE_EINVAL = -3,    /* value rejected by the backend */
+    ZTPD_STORAGE_EIO = -4,       /* query failed; the connection may still be good */
+    ZTPD_STORAGE_EUNAVAIL = -5,  /* database unreachable; the core will retry */
+    ZTPD_STORAGE_ESCHEMA = -6,   /* schema newer than this backend understands */
+};
+
+/* String field sizes (including the NUL). */
+#define ZTPD_S_MAC 13
+#define ZTPD_S_EXT 32
+#define ZTPD_S_NAME 128
+#define ZTPD_S_VENDOR 64
+#define ZTPD_S_IP 46
+#define ZTPD_S_URL 512
+#define ZTPD_S_UA 256
+#define ZTPD_S_PATH 256
+#define ZTPD_S_SECRET 128
+#define ZTPD_S_SHORT 24
+
+struct ztpd_device_rec {
+    char mac[ZTPD_S_MAC];
+    char extension[ZTPD_S_EXT];
+    char vendor[ZTPD_S_VENDOR];
+    char model[ZTPD_S_VENDOR];
+    char config_url[ZTPD_S_URL];
+    int64_t created_at;
+    int64_t last_provisioned; /* 0 = never */
+};
+
+struct ztpd_extension_rec {
+    char number[ZTPD_S_EXT];
+    char name[ZTPD_S_NAME];
+    char password[ZTPD_S_SECRET];
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+struct ztpd_registration_rec {
+    int64_t id; /* assigned by the backend on insert; 0 on input means "new" */
+    char mac[ZTPD_S_MAC];
+    char ip[ZTPD_S_IP];
+    char extension[ZTPD_S_EXT];
+    char vendor[ZTPD_S_VENDOR];
+    char model[ZTPD_S_VENDOR];
+    char user_agent[ZTPD_S_UA];
+    char transport[ZTPD_S_SHORT];
+    char mac_source[ZTPD_S_SHORT]; /* "sip_registration" | "provisioning" | "" */
+    int32_t port;
+    int64_t first_registered;
+    int64_t last_registered;
+    int64_t expires_at;
+};
+
+struct ztpd_request_rec {
+    int64_t id; /* assigned by the backend */
+    int64_t at;
+    char mac[ZTPD_S_MAC]; /* "" when the request named no known MAC */
+    char ip[ZTPD_S_IP];
+    char path[ZTPD_S_PATH];
+    char user_agent[ZTPD_S_UA];
+    int32_t status;
+};
+
+struct ztpd_discovered_rec {
+    char mac[ZTPD_S_MAC];
+    char vendor[ZTPD_S_VENDOR];
+    char model[ZTPD_S_VENDOR];
+    char firmware[ZTPD_S_VENDOR];
+    char ip[ZTPD_S_IP];
+    char user_agent[ZTPD_S_UA];
+    int64_t first_seen;
+    int64_t last_seen;
+    int64_t count;
+};
+
+/* Cleanup policy for registrations: which fields must be present (non-NULL, non-empty). */
+struct ztpd_cleanup_policy {
+    int require_mac;
+    int require_ip;
+    int require_extension;
+};
+
+/* Host services handed to the backend. `ctx` is passed back unchanged. */
+struct ztpd_storage_host {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t struct_size;
+    void *ctx;
+    /* level: 0 error, 1 warn, 2 info, 3 debug. */
+    void (*log)(void *ctx, int level, const char *msg);
+    /* Looks up a config value by dotted key ("storage.sqlite.path"); NULL if unset.
+     * The returned string stays valid until close(). */
+    const char *(*config_get)(void *ctx, const char *key);
+};
+
+typedef int (*ztpd_device_row_cb)(const struct ztpd_device_rec *row, void *arg);
+typedef int (*ztpd_extension_row_cb)(const struct ztpd_extension_rec *row, void *arg);
+typedef int (*ztpd_registration_row_cb)(const struct ztpd_registration_rec *row, void *arg);
+typedef int (*ztpd_request_row_cb)(const struct ztpd_request_rec *row, void *arg);
+typedef int (*ztpd_discovered_row_cb)(const struct ztpd_discovered_rec *row, void *arg);
+
+/* Device put modes. */
+#define ZTPD_PUT_INSERT 0 /* fail with ECONFLICT when the key exists */
+#define ZTPD_PUT_UPSERT 1 /* insert or replace (created_at of an existing row is kept) */
+
+/* A list callback returning non-zero stops the iteration; the list call then returns 0. */
+struct ztpd_storage_backend {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t struct_size;
+    const char *name;
+
+    /* --- mandatory --- */
+    int (*open)(void **handle, const struct ztpd_storage_host *host);
+    void (*close)(void *h);
+    /* Creates or upgrades the schema; *version receives the schema version now in place. */
+    int (*migrate)(void *h, int *version);
+    int (*begin)(void *h);
+    int (*commit)(void *h);
+    int (*rollback)(void *h);
+
+    int (*device_put)(void *h, const struct ztpd_device_rec *d, int mode);
+    int (*device_get)(void *h, const char *mac, struct ztpd_device_rec *out);
+    int (*device_delete)(void *h, const char *mac);
+    int (*device_list)(void *h, ztpd_device_row_cb cb, void *arg);
+    int (*device_touch)(void *h, const char *mac, int64_t at);
+
+    int (*extension_put)(void *h, const struct ztpd_extension_rec *e);
+    int (*extension_delete)(void *h, const char *number);
+    int (*extension_list)(void *h, ztpd_extension_row_cb cb, void *arg);
+
+    /* Inserts when r->id == 0 (and *id_out receives the id), else updates row r->id. */
+    int (*registration_upsert)(void *h, const struct ztpd_registration_rec *r, int64_t *id_out);
+    int (*registration_delete)(void *h, int64_t id);
+    int (*registration_list)(void *h, ztpd_registration_row_cb cb, void *arg);
+    int (*registration_cleanup)(void *h, const struct ztpd_cleanup_policy *p, int *removed,
+                                int *kept);
+
+    int (*request_append)(void *h, const struct ztpd_request_rec *rows, size_t n);
+    /* Newest first, at most `limit` rows. */
+    int (*request_query)(void *h, size_t limit, ztpd_request_row_cb cb, void *arg);
+    /* Keeps only the newest `keep` rows. */
+    int (*request_trim)(void *h, size_t keep);
+
+    int (*discovered_upsert)(void *h, const struct ztpd_discovered_rec *d);
+    int (*discovered_list)(void *h, ztpd_discovered_row_cb cb, void *arg);
+    int (*discovered_delete)(void *h, const char *mac);
+
+    /* --- optional (may be NULL) --- */
+    /* Reports whether the connection is alive; a backend without it is assumed always up. */
+    int (*ping)(void *h);
+    /* Row count of a table by name, for `ztpd db verify`. */
+    int (*count)(void *h, const char *table, int64_t *out);
+};
+
+typedef const struct ztpd_storage_backend *(*ztpd_storage_entry_fn)(
+    const struct ztpd_storage_host *host);
+
+#endif

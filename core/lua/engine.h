@@ -1,0 +1,31 @@
+/* The daemon's one Lua 5.4 state (loop thread only). Every entry into Lua goes through
+ * ztpd_lua_pcall(), which adds a traceback and arms the instruction budget, so a runaway
+ * script is stopped with an error instead of hanging the loop. */
+#ifndef ZTPD_LUA_ENGINE_H
+#define ZTPD_LUA_ENGINE_H
+
+#include <stddef.h>
+
+struct ztpd_lua;
+
+/* Creates the state with the safe standard libraries (base without dofile/loadfile,
+ * string, table, math, utf8, os.time/date/clock only). *out owned by the caller. */
+int ztpd_lua_new(struct ztpd_lua **out);
+/* Closes the state (NULL is fine). */
+void ztpd_lua_free(struct ztpd_lua *L);
+
+/* The raw lua_State*, as void* so callers need not include lua.h. */
+void *ztpd_lua_state(struct ztpd_lua *L);
+
+/* Instruction budget per call (default 10 million VM instructions). */
+void ztpd_lua_set_budget(struct ztpd_lua *L, long instructions);
+
+/* Calls the function on top of the stack with nargs arguments below it, like lua_pcall, with a
+ * traceback message handler and the budget armed. On error returns ZTPD_ELUA, copies the message
+ * to err and pops it. */
+int ztpd_lua_pcall(struct ztpd_lua *L, int nargs, int nresults, char *err, size_t errlen);
+
+/* Pushes a new sandbox environment table (fresh per file: safe globals only, writes stay in it). */
+void ztpd_lua_push_sandbox(struct ztpd_lua *L);
+
+#endif

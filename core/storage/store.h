@@ -1,0 +1,69 @@
+/* The storage thread: owns the backend connection and runs operations submitted from the
+ * loop thread, one at a time; completions come back to the loop through uv_async.
+ *
+ * Writes the API acknowledges are submitted as ops and answered in their done callback, i.e.
+ * after commit. High-rate writes (last_provisioned touches, the request log) are batched in
+ * memory on the loop thread and written in one transaction at most every 100 ms; stop flushes
+ * them. While the backend reports EUNAVAIL, batches are kept and retried. */
+#ifndef ZTPD_STORAGE_STORE_H
+#define ZTPD_STORAGE_STORE_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "ztpd/storage.h"
+
+struct ztpd_store;
+struct ztpd_store_op;
+
+/* Runs on the storage thread: do the backend calls, set op->status. */
+typedef void (*ztpd_store_run_fn)(const struct ztpd_storage_backend *be, void *h,
+                                  struct ztpd_store_op *op);
+/* Runs on the loop thread after run(); the op's owner frees it here if it wants. */
+typedef void (*ztpd_store_done_fn)(struct ztpd_store_op *op);
+
+/* Embed this at the start of (or anywhere in) your own op struct. */
+struct ztpd_store_op {
+    ztpd_store_run_fn run;
+    ztpd_store_done_fn done;
+    int status; /* ZTPD_STORAGE_* result set by run() */
+    struct ztpd_store_op *next; /* queue link, owned by the store */
+};
+
+/* Loads the configured backend, opens it and migrates the schema (synchronously: this runs
+ * at startup before the loop serves anything, and in CLI tools). The thread is not started.
+ * On failure returns a ZTPD_E* code and writes a message to err. *out owned by the caller. */
+int ztpd_store_open(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_config *cfg,
+                    char *err, size_t errlen);
+
+/* The backend descriptor and handle, for synchronous use before ztpd_store_start() only. */
+const struct ztpd_storage_backend *ztpd_store_backend(struct ztpd_store *s);
+void *ztpd_store_handle(struct ztpd_store *s);
+/* Schema version after migration. */
+int ztpd_store_schema_version(struct ztpd_store *s);
+
+/* Starts the storage thread and the batch timer. Returns 0 or ZTPD_EIO. */
+int ztpd_store_start(struct ztpd_store *s);
+
+/* Queues op (loop thread only). The store never frees ops; done() is always called, also
+ * when the store is stopping (status then ZTPD_STORAGE_EUNAVAIL). */
+void ztpd_store_submit(struct ztpd_store *s, struct ztpd_store_op *op);
+
+/* Batched writes (loop thread only); copied, written within ~100 ms. */
+void ztpd_store_touch(struct ztpd_store *s, const char *mac, int64_t at);
+void ztpd_store_log_request(struct ztpd_store *s, const struct ztpd_request_rec *r);
+
+/* 1 while the last backend call did not report EUNAVAIL. */
+int ztpd_store_is_up(const struct ztpd_store *s);
+/* Batched rows waiting to be written. */
+size_t ztpd_store_pending(const struct ztpd_store *s);
+
+/* Flushes batches, drains the queue, joins the thread and closes uv handles; cb(arg) runs
+ * on the loop thread when all is done. Loop thread only. */
+void ztpd_store_stop(struct ztpd_store *s, void (*cb)(void *arg), void *arg);
+
+/* Closes the backend and frees the store; after stop (or if never started). NULL is fine. */
+void ztpd_store_free(struct ztpd_store *s);
+
+#endif
