@@ -3,6 +3,9 @@
  * Every problem (unknown key, wrong type, bad value, missing required key) is reported as
  * "<file>:<line>: <dotted.key>: <reason>" and makes loading fail: the daemon refuses to start.
  * Relative paths in the file are resolved against the directory holding the config file.
+ * A scalar value written exactly "${NAME}" is replaced by the environment variable NAME (loading
+ * fails if it is unset), so secrets need not live in the file. An unquoted empty or null value
+ * means "use the default"; so does "" for the optional strings and paths.
  * The struct is owned by the caller of ztpd_config_load() and freed with ztpd_config_free(). */
 #ifndef ZTPD_CONFIG_CONFIG_H
 #define ZTPD_CONFIG_CONFIG_H
@@ -35,10 +38,10 @@ struct ztpd_config {
     char *data_dir;       /* server.data_dir, default "<base_dir>/data" (absolute) */
 
     /* http */
-    char *http_host;              /* from http.listen "host:port"; default "0.0.0.0" */
-    int http_port;                /* default 8080 */
-    size_t http_max_header_size;  /* http.max_header_size, default 8192 */
-    size_t http_max_body_size;    /* http.max_body_size, default 1048576 */
+    char *http_host;               /* from http.listen "host:port"; default "0.0.0.0" */
+    int http_port;                 /* default 8080 */
+    size_t http_max_header_size;   /* http.max_header_size, default 8192 */
+    size_t http_max_body_size;     /* http.max_body_size, default 1048576 */
     unsigned http_idle_timeout_ms; /* http.idle_timeout (seconds in YAML), default 30 s */
     unsigned http_max_connections; /* http.max_connections, default 1024 */
 
@@ -49,6 +52,7 @@ struct ztpd_config {
     char *storage_backend; /* "sqlite" (default) | "postgres" */
     char *sqlite_path;     /* storage.sqlite.path, default "<data_dir>/ztpd.db" (absolute) */
     char *module_dir;      /* storage.module_dir, default NULL = build tree, then install dir */
+    char *postgres_dsn;    /* storage.postgres.dsn, default NULL (libpq then uses PG* env) */
 
     /* api */
     char **api_tokens; /* api.tokens; may be empty: then a token is generated on first start */
@@ -73,6 +77,10 @@ struct ztpd_config {
     char *ntp_server;           /* provisioning.ntp_server, default "pool.ntp.org" */
     struct ztpd_cfg_device *devices;
     size_t n_devices;
+
+    /* Private to config.c: text forms of numeric keys for ztpd_config_lookup(), built at load
+     * time so lookups on a const config need no allocation. */
+    char **lookup_text;
 };
 
 /* Loads and validates `path`. On success *out owns a new config. On failure returns

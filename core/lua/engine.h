@@ -20,9 +20,15 @@ void *ztpd_lua_state(struct ztpd_lua *L);
 /* Instruction budget per call (default 10 million VM instructions). */
 void ztpd_lua_set_budget(struct ztpd_lua *L, long instructions);
 
-/* Calls the function on top of the stack with nargs arguments below it, like lua_pcall, with a
- * traceback message handler and the budget armed. On error returns ZTPD_ELUA, copies the message
- * to err and pops it. */
+/* Caps the bytes the state may hold while a ztpd_lua_pcall() runs (default 256 MiB; 0 = no cap).
+ * A script that needs more gets a "not enough memory" error instead of exhausting the host. */
+void ztpd_lua_set_memory_limit(struct ztpd_lua *L, size_t bytes);
+/* Bytes currently allocated by the state (for diagnostics and the metrics page). */
+size_t ztpd_lua_memory_used(const struct ztpd_lua *L);
+
+/* Calls the function pushed before its nargs arguments (the lua_pcall convention), with a
+ * traceback message handler and the budget armed; nested calls share the outermost budget.
+ * On error returns ZTPD_ELUA, copies the message (with traceback) to err and pops it. */
 int ztpd_lua_pcall(struct ztpd_lua *L, int nargs, int nresults, char *err, size_t errlen);
 
 /* Pushes a new sandbox environment table (fresh per file: safe globals only, writes stay in it). */

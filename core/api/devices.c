@@ -1,0 +1,244 @@
+/* /api/provisioning/devices: list, register, unregister, touch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "api/respond.h"
+#include "api/write_op.h"
+#include "config/config.h"
+#include "log/log.h"
+#include "loop/app.h"
+#include "lua/vendors.h"
+#include "provision/provision.h"
+#include "registry/registry.h"
+#include "util/mac.h"
+#include "util/timefmt.h"
+
+#define MOD "api"
+
+json_t *api_device_json(const struct ztpd_device_rec *d)
+{
+    char created[32], last[32];
+    ztpd_time_iso(d->created_at, created);
+    json_t *o = json_object();
+    json_object_set_new(o, "mac_address", json_string(d->mac));
+    json_object_set_new(o, "extension_number", json_string(d->extension));
+    json_object_set_new(o, "vendor", json_string(d->vendor));
+    json_object_set_new(o, "model", json_string(d->model));
+    json_object_set_new(o, "config_url", json_string(d->config_url));
+    json_object_set_new(o, "created_at", d->created_at ? json_string(created) : json_null());
+    if (d->last_provisioned) {
+        ztpd_time_iso(d->last_provisioned, last);
+        json_object_set_new(o, "last_provisioned", json_string(last));
+    } else {
+        json_object_set_new(o, "last_provisioned", json_null());
+    }
+    return o;
+}
+
+static void list_devices(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
+{
+    struct ztpd_app *app = arg;
+    (void)m;
+    if (!api_authorized(app, req))
+        return;
+    size_t n;
+    const struct ztpd_device_rec **all = ztpd_registry_devices(app->reg, &n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, api_device_json(all[i]));
+    free(all);
+    api_json(req, 200, arr);
+}
+
+static void device_inserted(struct api_write *w)
+{
+    struct ztpd_app *app = w->app;
+    if (w->op.status) {
+        if (w->op.status == ZTPD_STORAGE_ECONFLICT)
+            api_error(w->req, 409, "mac_address", "device %s is already registered", w->dev.mac);
+        else
+            api_storage_error(w->req, w->op.status, "device");
+        return;
+    }
+    ztpd_registry_device_put(app->reg, &w->dev);
+    LOG_I(MOD, "device %s registered for extension %s (%s %s)", w->dev.mac, w->dev.extension,
+          w->dev.vendor, w->dev.model);
+    json_t *dev = api_device_json(&w->dev);
+    json_t *o = json_object();
+    json_object_set_new(o, "success", json_true());
+    json_object_set_new(o, "device", dev);
+    /* The SIP registrar (a later issue) triggers reboots; until then nothing is sent. */
+    json_object_set_new(o, "reboot_triggered", json_false());
+    json_object_set_new(o, "message", json_string("Device registered; the phone gets its "
+                                                  "configuration at its next boot"));
+    api_json(w->req, 201, o);
+}
+
+/* Validates the fields of a device registration; answers 400 naming the field on failure. */
+static int api_device_validate(struct ztpd_app *app, struct ztpd_http_req *req, json_t *body,
+                               struct ztpd_device_rec *d)
+{
+    char mac_in[64], ext[ZTPD_S_EXT], vendor[ZTPD_S_VENDOR], model[ZTPD_S_VENDOR];
+    int bad = 0;
+    const char *mac_s = api_member_string(req, body, "mac_address", mac_in, sizeof mac_in, &bad);
+    if (bad)
+        return -1;
+    const char *ext_s = api_member_string(req, body, "extension_number", ext, sizeof ext, &bad);
+    if (bad)
+        return -1;
+    const char *vendor_s = api_member_string(req, body, "vendor", vendor, sizeof vendor, &bad);
+    if (bad)
+        return -1;
+    const char *model_s = api_member_string(req, body, "model", model, sizeof model, &bad);
+    if (bad)
+        return -1;
+    const char *missing = !mac_s ? "mac_address" : !ext_s ? "extension_number"
+                                               : !vendor_s ? "vendor"
+                                               : !model_s  ? "model"
+                                                           : NULL;
+    if (missing) {
+        api_error(req, 400, missing, "%s: required", missing);
+        return -1;
+    }
+    memset(d, 0, sizeof *d);
+    if (ztpd_mac_normalize(mac_s, strlen(mac_s), d->mac)) {
+        api_error(req, 400, "mac_address",
+                  "mac_address: '%.40s' is not a MAC address (use 001565123456, "
+                  "00:15:65:12:34:56 or 00-15-65-12-34-56)",
+                  mac_s);
+        return -1;
+    }
+    const struct ztpd_vendor *v = ztpd_vendors_find(app->vendors, vendor_s);
+    if (!v) {
+        api_error(req, 400, "vendor", "vendor: unknown vendor '%.40s' (see "
+                                      "/api/provisioning/vendors)", vendor_s);
+        return -1;
+    }
+    const struct ztpd_vendor_model *vm = ztpd_vendor_model(v, model_s);
+    if (!vm) {
+        api_error(req, 400, "model", "model: vendor %s has no model '%.40s'", v->name, model_s);
+        return -1;
+    }
+    if (!ztpd_registry_extension(app->reg, ext_s)) {
+        api_error(req, 400, "extension_number",
+                  "extension_number: extension '%.20s' does not exist (create it with POST "
+                  "/api/extensions)",
+                  ext_s);
+        return -1;
+    }
+    snprintf(d->extension, sizeof d->extension, "%s", ext_s);
+    snprintf(d->vendor, sizeof d->vendor, "%s", v->name);
+    snprintf(d->model, sizeof d->model, "%s", vm->id);
+    ztpd_provision_config_url(app, d->mac, d->config_url, sizeof d->config_url);
+    d->created_at = ztpd_time_now();
+    return 0;
+}
+
+static void create_device(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
+{
+    struct ztpd_app *app = arg;
+    (void)m;
+    if (!api_authorized(app, req))
+        return;
+    json_t *body = api_body_object(req);
+    if (!body)
+        return;
+    struct ztpd_device_rec d;
+    int rc = api_device_validate(app, req, body, &d);
+    json_decref(body);
+    if (rc)
+        return;
+    if (ztpd_registry_device(app->reg, d.mac)) {
+        api_error(req, 409, "mac_address", "device %s is already registered", d.mac);
+        return;
+    }
+    struct api_write *w = api_write_new(app, req, API_DEVICE_INSERT, device_inserted);
+    if (!w)
+        return;
+    w->dev = d;
+    api_write_submit(w);
+}
+
+/* Normalizes the {mac} path parameter; answers 400/404 and returns -1 when it is unusable. */
+static int path_device(struct ztpd_app *app, struct ztpd_http_req *req, const char *param,
+                       char mac[ZTPD_MAC_LEN + 1])
+{
+    if (ztpd_mac_normalize(param, strlen(param), mac)) {
+        api_error(req, 400, "mac_address", "mac_address: '%.40s' is not a MAC address", param);
+        return -1;
+    }
+    if (!ztpd_registry_device(app->reg, mac)) {
+        api_error(req, 404, "mac_address", "device %s is not registered", mac);
+        return -1;
+    }
+    return 0;
+}
+
+static void device_deleted(struct api_write *w)
+{
+    if (w->op.status && w->op.status != ZTPD_STORAGE_ENOTFOUND) {
+        api_storage_error(w->req, w->op.status, "device removal");
+        return;
+    }
+    ztpd_registry_device_remove(w->app->reg, w->key);
+    LOG_I(MOD, "device %s unregistered", w->key);
+    json_t *o = json_object();
+    json_object_set_new(o, "success", json_true());
+    json_object_set_new(o, "message", json_string("Device unregistered"));
+    api_json(w->req, 200, o);
+}
+
+static void delete_device(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
+{
+    struct ztpd_app *app = arg;
+    char mac[ZTPD_MAC_LEN + 1];
+    if (!api_authorized(app, req) || path_device(app, req, m->params[0], mac))
+        return;
+    struct api_write *w = api_write_new(app, req, API_DEVICE_DELETE, device_deleted);
+    if (!w)
+        return;
+    snprintf(w->key, sizeof w->key, "%s", mac);
+    api_write_submit(w);
+}
+
+static void device_touched(struct api_write *w)
+{
+    if (w->op.status) {
+        api_storage_error(w->req, w->op.status, "device touch");
+        return;
+    }
+    ztpd_registry_device_touch(w->app->reg, w->key, w->at);
+    const struct ztpd_device_rec *d = ztpd_registry_device(w->app->reg, w->key);
+    json_t *o = json_object();
+    json_object_set_new(o, "success", json_true());
+    json_object_set_new(o, "message", json_string("last_provisioned updated"));
+    if (d)
+        json_object_set_new(o, "device", api_device_json(d));
+    api_json(w->req, 200, o);
+}
+
+static void touch_device(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
+{
+    struct ztpd_app *app = arg;
+    char mac[ZTPD_MAC_LEN + 1];
+    if (!api_authorized(app, req) || path_device(app, req, m->params[0], mac))
+        return;
+    struct api_write *w = api_write_new(app, req, API_DEVICE_TOUCH, device_touched);
+    if (!w)
+        return;
+    snprintf(w->key, sizeof w->key, "%s", mac);
+    w->at = ztpd_time_now();
+    api_write_submit(w);
+}
+
+int api_devices_routes(struct ztpd_app *app, struct ztpd_router *r)
+{
+    int rc = 0;
+    rc |= ztpd_router_add(r, "GET", "/api/provisioning/devices", list_devices, app);
+    rc |= ztpd_router_add(r, "POST", "/api/provisioning/devices", create_device, app);
+    rc |= ztpd_router_add(r, "DELETE", "/api/provisioning/devices/{mac}", delete_device, app);
+    rc |= ztpd_router_add(r, "PUT", "/api/provisioning/devices/{mac}/touch", touch_device, app);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* HTTP/1.1 server on libuv + llhttp: keep-alive, pipelining (responses strictly in request
+ * order), limits (header bytes, body bytes, idle timeout, connections) answered with the right
+ * 4xx/5xx. It knows nothing of routes or vendors: every complete request goes to one handler.
+ *
+ * A handler answers with ztpd_http_respond(), at once or later (after a storage round trip).
+ * While a request is unanswered the connection reads no further requests, which keeps
+ * pipelined responses in order. The request stays valid until it is answered; if the client
+ * goes away meanwhile, the answer is discarded and the memory freed then. */
+#ifndef ZTPD_HTTP_SERVER_H
+#define ZTPD_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct ztpd_http_server;
+struct ztpd_http_conn;
+
+struct ztpd_http_header {
+    const char *name; /* lowercased */
+    const char *value;
+};
+
+struct ztpd_http_req {
+    struct ztpd_http_conn *conn;
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* percent-decoded path, without the query; never contains NUL */
+    const char *raw_path; /* as sent, without the query */
+    const char *query;  /* raw query after '?', or "" */
+    const struct ztpd_http_header *headers;
+    size_t n_headers;
+    const char *body; /* NUL-terminated for convenience; body_len excludes it */
+    size_t body_len;
+    const char *peer_ip;
+    int keep_alive;
+};
+
+struct ztpd_http_limits {
+    size_t max_header_size;   /* request line + headers, bytes */
+    size_t max_body_size;     /* bytes */
+    unsigned idle_timeout_ms; /* also bounds a slow request */
+    unsigned max_connections;
+};
+
+typedef void (*ztpd_http_handler)(struct ztpd_http_req *req, void *arg);
+
+/* Creates a server bound to host:port (not yet accepting). *out owned by the caller, released
+ * with ztpd_http_server_close(). Returns 0 or ZTPD_EIO with the reason in err. */
+int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const char *host,
+                         int port, const struct ztpd_http_limits *limits,
+                         ztpd_http_handler handler, void *arg, char *err, size_t errlen);
+
+/* The port actually bound (useful with port 0). */
+int ztpd_http_server_port(const struct ztpd_http_server *s);
+
+/* Starts accepting connections. */
+int ztpd_http_server_start(struct ztpd_http_server *s);
+
+/* Stops accepting, closes idle connections, lets answered ones finish and frees everything;
+ * cb(arg) runs when the last handle is closed. */
+void ztpd_http_server_close(struct ztpd_http_server *s, void (*cb)(void *arg), void *arg);
+
+/* Frees the server struct; only after the close callback ran. */
+void ztpd_http_server_free(struct ztpd_http_server *s);
+
+/* Number of open connections. */
+unsigned ztpd_http_server_connections(const struct ztpd_http_server *s);
+
+/* Value of a request header (name lowercase), or NULL. Owned by the request. */
+const char *ztpd_http_header(const struct ztpd_http_req *req, const char *name);
+
+/* Answers req (exactly once). extra_headers: NULL or "Name: value\r\n..." lines. The body is
+ * copied. After this call req must not be used. */
+void ztpd_http_respond(struct ztpd_http_req *req, int status, const char *content_type,
+                       const char *body, size_t body_len, const char *extra_headers);
+
+/* Answers the one 404 used for every unknown path and unknown MAC, so the two cannot be told
+ * apart by a scanner. */
+void ztpd_http_respond_not_found(struct ztpd_http_req *req);
+
+/* Reason phrase for a status code. */
+const char *ztpd_http_reason(int status);
+
+#endif

@@ -1,0 +1,47 @@
+/* The running daemon: every long-lived part, owned here and wired together at startup
+ * (DESIGN §3: config → storage → registry → config seeding → vendors/templates → listen).
+ * Loop thread only, except the store's own thread. */
+#ifndef ZTPD_LOOP_APP_H
+#define ZTPD_LOOP_APP_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+
+struct ztpd_app {
+    uv_loop_t *loop;
+    struct ztpd_config *cfg;
+    struct ztpd_store *store;
+    struct ztpd_registry *reg;
+    struct ztpd_lua *lua;
+    struct ztpd_vendors *vendors;
+    struct ztpd_templates *templates;
+    struct ztpd_router *router;
+    struct ztpd_http_server *http;
+    struct ztpd_provision *prov;
+    char **tokens; /* accepted API tokens (config or generated); owned */
+    size_t n_tokens;
+    int64_t started_at;
+    uint64_t requests_served;
+    uv_signal_t sig_int, sig_term, sig_hup;
+    int stopping;
+    int store_started;
+    int exit_code;
+};
+
+/* Runs `ztpd serve`: loads cfg_path, starts everything, runs the loop until SIGINT/SIGTERM.
+ * Returns the process exit code (0 clean stop, 1 startup failure). */
+int ztpd_app_serve(const char *cfg_path);
+
+/* Re-reads vendors and templates (SIGHUP); a file that fails keeps its previous version. */
+void ztpd_app_reload(struct ztpd_app *app);
+
+/* Vendor directories in load order (built-in, then provisioning.vendors_dir); NULL-terminated,
+ * static storage valid until the next call. */
+const char *const *ztpd_app_vendor_dirs(const struct ztpd_config *cfg);
+
+/* Directory of the built-in vendors/, templates/ and lua/ trees (source tree or install). */
+const char *ztpd_app_share_dir(void);
+
+#endif
