@@ -1,7 +1,9 @@
 #include "config/config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,13 +88,23 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 /* Dotted keys are short; a longer unknown key from the file is cut, which only shortens a
  * message. */
 #define KEY_MAX 256
-/* "<list key>[<index>]": list keys come from the spec table, so this always fits. */
-#define ITEM_KEY_MAX 128
 
 struct load {
     struct ztpd_yaml_walk w;
     struct ztpd_config *cfg;
 };
+
+/* Formats a key path into buf (KEY_MAX bytes). */
+static const char *keyf(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static const char *keyf(char *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, KEY_MAX, fmt, ap);
+    va_end(ap);
+    return buf;
+}
 
 static const struct key_spec *find_spec(const char *key)
 {
@@ -218,7 +230,7 @@ static int int_in(struct load *ld, const yaml_node_t *n, const char *key, long l
 static int parse_tokens(struct load *ld, const yaml_node_t *n, const char *key)
 {
     struct ztpd_config *cfg = ld->cfg;
-    char item_key[ITEM_KEY_MAX];
+    char item_key[KEY_MAX];
     int rc = ztpd_yaml_sequence(&ld->w, n, key);
     if (rc)
         return rc;
@@ -227,8 +239,7 @@ static int parse_tokens(struct load *ld, const yaml_node_t *n, const char *key)
         yaml_node_t *item = ztpd_yaml_node(&ld->w, *it);
         const char *v;
         char **grown;
-        snprintf(item_key, sizeof(item_key), "%s[%zu]", key,
-                 (size_t)(it - n->data.sequence.items.start));
+        keyf(item_key, "%s[%zu]", key, (size_t)(it - n->data.sequence.items.start));
         if ((rc = ztpd_yaml_string(&ld->w, item, item_key, &v)))
             return rc;
         /* Never echo the token: the message ends up in logs. */
@@ -265,7 +276,7 @@ static int parse_item(struct load *ld, const yaml_node_t *n, const char *item_ke
         yaml_node_t *v = ztpd_yaml_node(&ld->w, p->value);
         const char *name = ztpd_yaml_key_text(k), *text;
         size_t i;
-        snprintf(key, sizeof(key), "%s.%s", item_key, name);
+        keyf(key, "%s.%s", item_key, name);
         for (i = 0; i < n_fields && strcmp(fields[i].name, name); i++)
             ;
         if (i == n_fields)
@@ -293,12 +304,12 @@ static const yaml_node_t *item_value(struct load *ld, const yaml_node_t *n, cons
 static int require(struct load *ld, const yaml_node_t *n, const char *item_key, const char *name,
                    const char *value)
 {
-    char key[KEY_MAX];
     if (!value)
         return ztpd_yaml_fail(&ld->w, n, item_key, "missing required key \"%s\"", name);
     if (!*value) {
-        snprintf(key, sizeof(key), "%s.%s", item_key, name);
-        return ztpd_yaml_fail(&ld->w, item_value(ld, n, name), key, "must not be empty");
+        char key[KEY_MAX];
+        return ztpd_yaml_fail(&ld->w, item_value(ld, n, name), keyf(key, "%s.%s", item_key, name),
+                              "must not be empty");
     }
     return 0;
 }
@@ -314,7 +325,7 @@ static int check_extension_number(struct load *ld, const yaml_node_t *n, const c
 static int parse_extensions(struct load *ld, const yaml_node_t *n, const char *key)
 {
     struct ztpd_config *cfg = ld->cfg;
-    char item_key[ITEM_KEY_MAX], field_key[KEY_MAX];
+    char item_key[KEY_MAX], field_key[KEY_MAX];
     int rc = ztpd_yaml_sequence(&ld->w, n, key);
     if (rc)
         return rc;
@@ -322,8 +333,7 @@ static int parse_extensions(struct load *ld, const yaml_node_t *n, const char *k
          it++) {
         yaml_node_t *item = ztpd_yaml_node(&ld->w, *it);
         struct ztpd_cfg_extension *grown, *e;
-        snprintf(item_key, sizeof(item_key), "%s[%zu]", key,
-                 (size_t)(it - n->data.sequence.items.start));
+        keyf(item_key, "%s[%zu]", key, (size_t)(it - n->data.sequence.items.start));
         grown = realloc(cfg->extensions, (cfg->n_extensions + 1) * sizeof(*grown));
         if (!grown)
             return oom(ld);
@@ -338,7 +348,7 @@ static int parse_extensions(struct load *ld, const yaml_node_t *n, const char *k
         if ((rc = require(ld, item, item_key, "number", e->number)) ||
             (rc = require(ld, item, item_key, "password", e->password)))
             return rc;
-        snprintf(field_key, sizeof(field_key), "%s.number", item_key);
+        keyf(field_key, "%s.number", item_key);
         if ((rc = check_extension_number(ld, item_value(ld, item, "number"), field_key, e->number)))
             return rc;
         for (size_t j = 0; j + 1 < cfg->n_extensions; j++)
@@ -370,7 +380,7 @@ static int check_ident(struct load *ld, const yaml_node_t *n, const char *key, c
 static int parse_devices(struct load *ld, const yaml_node_t *n, const char *key)
 {
     struct ztpd_config *cfg = ld->cfg;
-    char item_key[ITEM_KEY_MAX], field_key[KEY_MAX];
+    char item_key[KEY_MAX], field_key[KEY_MAX];
     int rc = ztpd_yaml_sequence(&ld->w, n, key);
     if (rc)
         return rc;
@@ -379,8 +389,7 @@ static int parse_devices(struct load *ld, const yaml_node_t *n, const char *key)
         yaml_node_t *item = ztpd_yaml_node(&ld->w, *it);
         struct ztpd_cfg_device *grown, *d;
         char *mac = NULL;
-        snprintf(item_key, sizeof(item_key), "%s[%zu]", key,
-                 (size_t)(it - n->data.sequence.items.start));
+        keyf(item_key, "%s[%zu]", key, (size_t)(it - n->data.sequence.items.start));
         grown = realloc(cfg->devices, (cfg->n_devices + 1) * sizeof(*grown));
         if (!grown)
             return oom(ld);
@@ -393,8 +402,11 @@ static int parse_devices(struct load *ld, const yaml_node_t *n, const char *key)
                                       {"vendor", &d->vendor},
                                       {"model", &d->model}};
         rc = parse_item(ld, item, item_key, fields, sizeof(fields) / sizeof(fields[0]));
-        if (!rc && !(rc = require(ld, item, item_key, "mac", mac))) {
-            snprintf(field_key, sizeof(field_key), "%s.mac", item_key);
+        if (!rc)
+            rc = require(ld, item, item_key, "mac", mac);
+        /* require() has failed when mac is NULL; testing it again keeps analysers on track. */
+        if (!rc && mac) {
+            keyf(field_key, "%s.mac", item_key);
             if (ztpd_mac_normalize(mac, strlen(mac), d->mac) != 0)
                 rc = ztpd_yaml_fail(&ld->w, item_value(ld, item, "mac"), field_key,
                                     "invalid MAC address \"%s\"", mac);
@@ -411,14 +423,14 @@ static int parse_devices(struct load *ld, const yaml_node_t *n, const char *key)
                 return ztpd_yaml_fail(&ld->w, item_value(ld, item, "mac"), field_key,
                                       "duplicate device MAC %s (first at line %d)", d->mac,
                                       cfg->devices[j].line);
-        snprintf(field_key, sizeof(field_key), "%s.extension", item_key);
+        keyf(field_key, "%s.extension", item_key);
         if ((rc = check_extension_number(ld, item_value(ld, item, "extension"), field_key,
                                          d->extension)))
             return rc;
-        snprintf(field_key, sizeof(field_key), "%s.vendor", item_key);
+        keyf(field_key, "%s.vendor", item_key);
         if ((rc = check_ident(ld, item_value(ld, item, "vendor"), field_key, d->vendor)))
             return rc;
-        snprintf(field_key, sizeof(field_key), "%s.model", item_key);
+        keyf(field_key, "%s.model", item_key);
         if ((rc = check_ident(ld, item_value(ld, item, "model"), field_key, d->model)))
             return rc;
     }
@@ -530,10 +542,11 @@ static int walk_mapping(struct load *ld, const yaml_node_t *n, const char *prefi
         yaml_node_t *k = ztpd_yaml_node(&ld->w, p->key);
         const struct key_spec *s;
         if (prefix)
-            snprintf(key, sizeof(key), "%s.%s", prefix, ztpd_yaml_key_text(k));
+            keyf(key, "%s.%s", prefix, ztpd_yaml_key_text(k));
         else
-            snprintf(key, sizeof(key), "%s", ztpd_yaml_key_text(k));
-        s = find_spec(key);
+            keyf(key, "%s", ztpd_yaml_key_text(k));
+        /* "server.name: x" at the top level would otherwise match a nested key. */
+        s = strchr(ztpd_yaml_key_text(k), '.') ? NULL : find_spec(key);
         if (!s)
             return ztpd_yaml_fail(&ld->w, k, key, "unknown key");
         if ((rc = apply(ld, s, ztpd_yaml_node(&ld->w, p->value), key)))
@@ -542,15 +555,20 @@ static int walk_mapping(struct load *ld, const yaml_node_t *n, const char *prefi
     return 0;
 }
 
-/* Sets path and base_dir; the file was opened already, so realpath() can only fail on ENOMEM
- * or a race, which are reported as such. */
+/* Sets path and base_dir. The file was read already, so realpath() fails only on ENOMEM or
+ * when the file vanished meanwhile. */
 static int set_location(struct load *ld, const char *path)
 {
     struct ztpd_config *cfg = ld->cfg;
     char *slash;
     cfg->path = realpath(path, NULL);
-    if (!cfg->path)
-        return oom(ld);
+    if (!cfg->path) {
+        if (errno == ENOMEM)
+            return oom(ld);
+        if (ld->w.err && ld->w.errlen)
+            snprintf(ld->w.err, ld->w.errlen, "%s: cannot resolve path: %s", path, strerror(errno));
+        return ZTPD_EIO;
+    }
     cfg->base_dir = strdup(cfg->path);
     if (!cfg->base_dir)
         return oom(ld);

@@ -217,6 +217,8 @@ int ztpd_yaml_string(struct ztpd_yaml_walk *w, const yaml_node_t *n, const char 
     char name[256];
     const char *v;
     size_t len;
+    /* A valid string even on failure, so a caller that misses the error cannot crash. */
+    *out = "";
     if (n->type != YAML_SCALAR_NODE)
         return ztpd_yaml_fail(w, n, key, "expected a string, got %s", kind_name(n));
     v = (const char *)n->data.scalar.value;

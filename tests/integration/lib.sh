@@ -1,0 +1,148 @@
+# Shared helpers for the integration tests: start the real daemon in a temporary directory on
+# a free port, talk to it with curl, assert, and stop it. Sourced by tests/integration/test_*.sh.
+set -euo pipefail
+
+ZTPD_BIN=${ZTPD_BIN:-$(pwd)/build/ztpd}
+ZTPD_SOURCE_DIR=${ZTPD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TOKEN=integration-test-token-0123456789
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ztpd-it.XXXXXX")
+PID=""
+PORT=""
+FAILS=0
+CHECKS=0
+
+cleanup() {
+    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+        kill -KILL "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    if [ "${KEEP_WORK:-0}" = 1 ] || [ "$FAILS" -gt 0 ]; then
+        echo "work dir kept: $WORK" >&2
+        [ -f "$WORK/daemon.log" ] && tail -n 40 "$WORK/daemon.log" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# write_config [extra yaml appended verbatim]: the test config, on a fresh free port.
+write_config() {
+    PORT=$(free_port)
+    cat >"$WORK/config.yml" <<YAML
+server:
+  name: "ztpd-test"
+  address: "192.0.2.10"
+  data_dir: "data"
+http:
+  listen: "127.0.0.1:$PORT"
+  max_body_size: 65536
+  max_header_size: 8192
+  idle_timeout: 5
+  max_connections: 64
+storage:
+  backend: sqlite
+api:
+  tokens: ["$TOKEN"]
+logging:
+  level: debug
+extensions:
+  - number: "1001"
+    name: "Alice Example"
+    password: "s3cret-1001"
+  - number: "1002"
+    name: "Bob Example"
+    password: "s3cret-1002"
+YAML
+    if [ $# -gt 0 ]; then printf '%s\n' "$1" >>"$WORK/config.yml"; fi
+}
+
+# start_daemon: runs ztpd serve in the background and waits until /api/status answers.
+start_daemon() {
+    "$ZTPD_BIN" serve -c "$WORK/config.yml" >>"$WORK/daemon.out" 2>>"$WORK/daemon.log" &
+    PID=$!
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null "http://127.0.0.1:$PORT/api/status"; then return 0; fi
+        if ! kill -0 "$PID" 2>/dev/null; then
+            echo "daemon exited during startup" >&2
+            cat "$WORK/daemon.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "daemon did not answer within 10 s" >&2
+    return 1
+}
+
+# stop_daemon [signal]: stops with SIGTERM (default) and checks a clean exit.
+stop_daemon() {
+    local sig=${1:-TERM} rc=0
+    kill -"$sig" "$PID"
+    wait "$PID" || rc=$?
+    PID=""
+    if [ "$sig" = TERM ] || [ "$sig" = INT ]; then
+        check "daemon exits 0 on SIG$sig" test "$rc" -eq 0
+    fi
+}
+
+# req METHOD PATH [curl args...]: authenticated request; sets STATUS and BODY.
+req() {
+    local method=$1 path=$2
+    shift 2
+    local out
+    out=$(curl -s -X "$method" -H "Authorization: Bearer $TOKEN" -w '\n%{http_code}' "$@" \
+        "http://127.0.0.1:$PORT$path")
+    STATUS=${out##*$'\n'}
+    BODY=${out%$'\n'*}
+}
+
+# raw METHOD PATH [curl args...]: unauthenticated request; sets STATUS and BODY.
+raw() {
+    local method=$1 path=$2
+    shift 2
+    local out
+    out=$(curl -s -X "$method" -w '\n%{http_code}' "$@" "http://127.0.0.1:$PORT$path")
+    STATUS=${out##*$'\n'}
+    BODY=${out%$'\n'*}
+}
+
+check() {
+    local what=$1
+    shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then
+        echo "ok   - $what"
+    else
+        echo "FAIL - $what" >&2
+        FAILS=$((FAILS + 1))
+    fi
+}
+
+# expect_status CODE what
+expect_status() {
+    check "$2 (status $STATUS, want $1)" test "$STATUS" = "$1"
+}
+
+# contains HAYSTACK NEEDLE
+contains() { [[ "$1" == *"$2"* ]]; }
+
+# jq_get EXPR: evaluates a Python expression over the parsed BODY as `j`.
+json() {
+    printf '%s' "$BODY" | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
+}
+
+finish() {
+    echo "$CHECKS checks, $FAILS failed"
+    [ "$FAILS" -eq 0 ]
+}
