@@ -417,9 +417,6 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
-    /* Reads reset the idle timer only between requests, so a trickling request is bounded. */
-    if (!c->in_message && c->in_len == 0)
-        arm_timer(c);
     c->in_len += (size_t)nread;
     conn_process(c);
 }
@@ -507,15 +504,19 @@ static void conn_process(struct ztpd_http_conn *c)
     }
     if (c->closing)
         return;
-    if (c->busy && c->reading) {
+    if (c->busy) {
         /* Backpressure: no more reads while the handler works; pipelined bytes wait in c->in. */
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        if (c->reading)
+            uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
-    } else if (!c->busy && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
-            c->reading = 1;
-        arm_timer(c);
+        return;
     }
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+    /* Between requests the idle clock restarts; inside one it keeps running, which bounds a
+     * request that trickles in. */
+    if (!c->in_message)
+        arm_timer(c);
 }
 
 const char *ztpd_http_header(const struct ztpd_http_req *req, const char *name)

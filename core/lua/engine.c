@@ -114,10 +114,9 @@ static int l_print(lua_State *L)
 }
 
 static const char *const base_names[] = {
-    "assert",   "error",  "ipairs",   "next",         "pairs",        "pcall",
-    "rawequal", "rawget", "rawlen",   "rawset",       "select",       "tonumber",
-    "tostring", "type",   "xpcall",   "getmetatable", "setmetatable", "_VERSION",
-    NULL,
+    "assert", "error",        "ipairs",       "next",     "pairs",    "pcall",    "rawequal",
+    "rawget", "rawlen",       "rawset",       "select",   "tonumber", "tostring", "type",
+    "xpcall", "getmetatable", "setmetatable", "_VERSION", NULL,
 };
 
 struct lib_spec {

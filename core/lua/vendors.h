@@ -60,8 +60,8 @@ int ztpd_vendors_load(struct ztpd_vendors **out, struct ztpd_lua *L, const char 
 
 /* Loads one file (exposed for tests and `ztpd template check`). On error returns ZTPD_ELUA or
  * ZTPD_EINVAL with "<file>: <field>: <reason>" in err. *out owned by the caller. */
-int ztpd_vendor_load_file(struct ztpd_vendor **out, struct ztpd_lua *L, const char *path,
-                          char *err, size_t errlen);
+int ztpd_vendor_load_file(struct ztpd_vendor **out, struct ztpd_lua *L, const char *path, char *err,
+                          size_t errlen);
 
 /* Frees one vendor and releases its Lua refs (L may be NULL if the state is gone). */
 void ztpd_vendor_free(struct ztpd_vendor *v, struct ztpd_lua *L);
@@ -72,6 +72,10 @@ void ztpd_vendors_free(struct ztpd_vendors *vs, struct ztpd_lua *L);
 const struct ztpd_vendor *ztpd_vendors_find(const struct ztpd_vendors *vs, const char *name);
 /* Model lookup by id (case-insensitive); NULL if absent. Owned by v. */
 const struct ztpd_vendor_model *ztpd_vendor_model(const struct ztpd_vendor *v, const char *id);
+
+/* The scalar names the core sets in the render context before prepare() and rendering
+ * (NULL-terminated); prepare() sees exactly these in its table. See docs/vendor-profiles.md. */
+extern const char *const ztpd_vendor_ctx_names[];
 
 /* Runs the vendor's prepare(ctx) if it has one: Lua sees a table of the scalar variables and
  * may set new scalars or lists (arrays of tables of scalars); they are written back to ctx.

@@ -47,7 +47,9 @@ int ztpd_store_schema_version(struct ztpd_store *s);
 int ztpd_store_start(struct ztpd_store *s);
 
 /* Queues op (loop thread only). The store never frees ops; done() is always called, also
- * when the store is stopping (status then ZTPD_STORAGE_EUNAVAIL). */
+ * when the store is stopping (status then ZTPD_STORAGE_EUNAVAIL). Ops run strictly in
+ * submission order; ops submitted before start() wait for it. Once stop() has completed,
+ * done() is called before submit returns. */
 void ztpd_store_submit(struct ztpd_store *s, struct ztpd_store_op *op);
 
 /* Batched writes (loop thread only); copied, written within ~100 ms. */
@@ -60,10 +62,18 @@ int ztpd_store_is_up(const struct ztpd_store *s);
 size_t ztpd_store_pending(const struct ztpd_store *s);
 
 /* Flushes batches, drains the queue, joins the thread and closes uv handles; cb(arg) runs
- * on the loop thread when all is done. Loop thread only. */
+ * on the loop thread when all is done. Loop thread only. On a store never started, cb runs
+ * before stop returns. */
 void ztpd_store_stop(struct ztpd_store *s, void (*cb)(void *arg), void *arg);
 
 /* Closes the backend and frees the store; after stop (or if never started). NULL is fine. */
 void ztpd_store_free(struct ztpd_store *s);
+
+/* Maps a ZTPD_STORAGE_* status to a ZTPD_E* code (ENOTFOUND -> ZTPD_ENOENT, ECONFLICT ->
+ * ZTPD_EEXIST, EUNAVAIL -> ZTPD_EUNAVAIL, ESCHEMA -> ZTPD_EABI, ...). */
+int ztpd_store_error(int status);
+
+/* A short static message for a ZTPD_STORAGE_* status (never NULL). */
+const char *ztpd_store_strstatus(int status);
 
 #endif

@@ -12,6 +12,9 @@
  *  - Records are plain structs with fixed-size, NUL-terminated strings; the caller owns them.
  *    Rows passed to a list callback are valid only during the callback.
  *  - MACs are 12 lowercase hex digits; timestamps are Unix seconds UTC (0 = NULL / never).
+ *    A creation time (created_at, first_registered, first_seen, request at) given as 0 on
+ *    insert is set to the current time by the backend.
+ *  - Deletes and device_touch return ENOTFOUND when no row matched.
  *  - Return 0 or a negative ZTPD_STORAGE_E* code; never exit or abort.
  */
 #ifndef ZTPD_STORAGE_H
@@ -131,7 +134,8 @@ typedef int (*ztpd_discovered_row_cb)(const struct ztpd_discovered_rec *row, voi
 
 /* Device put modes. */
 #define ZTPD_PUT_INSERT 0 /* fail with ECONFLICT when the key exists */
-#define ZTPD_PUT_UPSERT 1 /* insert or replace (created_at of an existing row is kept) */
+#define ZTPD_PUT_UPSERT 1 /* insert or replace (created_at of an existing row is kept, and
+                            * last_provisioned too when the new value is 0) */
 
 /* A list callback returning non-zero stops the iteration; the list call then returns 0. */
 struct ztpd_storage_backend {
@@ -159,19 +163,22 @@ struct ztpd_storage_backend {
     int (*extension_delete)(void *h, const char *number);
     int (*extension_list)(void *h, ztpd_extension_row_cb cb, void *arg);
 
-    /* Inserts when r->id == 0 (and *id_out receives the id), else updates row r->id. */
+    /* Inserts when r->id == 0 (and *id_out receives the id), else updates row r->id
+     * (ENOTFOUND if there is none; a 0 first_registered keeps the stored one). */
     int (*registration_upsert)(void *h, const struct ztpd_registration_rec *r, int64_t *id_out);
     int (*registration_delete)(void *h, int64_t id);
     int (*registration_list)(void *h, ztpd_registration_row_cb cb, void *arg);
     int (*registration_cleanup)(void *h, const struct ztpd_cleanup_policy *p, int *removed,
                                 int *kept);
 
+    /* All rows or none (in its own transaction unless the caller has begun one). */
     int (*request_append)(void *h, const struct ztpd_request_rec *rows, size_t n);
     /* Newest first, at most `limit` rows. */
     int (*request_query)(void *h, size_t limit, ztpd_request_row_cb cb, void *arg);
     /* Keeps only the newest `keep` rows. */
     int (*request_trim)(void *h, size_t keep);
 
+    /* Writes the row as given (count included); an existing row keeps its first_seen. */
     int (*discovered_upsert)(void *h, const struct ztpd_discovered_rec *d);
     int (*discovered_list)(void *h, ztpd_discovered_row_cb cb, void *arg);
     int (*discovered_delete)(void *h, const char *mac);

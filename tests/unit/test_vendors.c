@@ -1,0 +1,719 @@
+/* Vendor profiles and the Lua sandbox: the built-in vendors load with their models, broken
+ * vendor files fail with the file and the field, scripts cannot reach io/os.execute/require or
+ * each other's globals, runaway scripts are stopped, prepare() feeds the template context, and
+ * every built-in vendor x model template renders with no unknown placeholder (XML well-formed). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "lua/engine.h"
+#include "lua/vendors.h"
+#include "template/template.h"
+#include "util/error.h"
+
+#ifndef ZTPD_TEST_TMP
+#define ZTPD_TEST_TMP "/tmp/ztpd-test"
+#endif
+
+static char g_src[1024];
+static char g_tmp[1024];
+
+static const char *source_dir(void)
+{
+    const char *env = getenv("ZTPD_SOURCE_DIR");
+#ifdef ZTPD_SOURCE_DIR
+    if (!env || !*env)
+        env = ZTPD_SOURCE_DIR;
+#endif
+    return env;
+}
+
+static void mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(buf, 0755);
+}
+
+static void write_file(const char *dir, const char *name, const char *content, size_t len)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(content, 1, len, f), len);
+    fclose(f);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int setup(void **state)
+{
+    struct ztpd_lua *L = NULL;
+    ztpd_log_init(ZTPD_LOG_ERROR, NULL); /* the skipped-file warnings are expected here */
+    snprintf(g_src, sizeof g_src, "%s", source_dir());
+    /* a fixed name, emptied first: the last run's files stay for a look after a failure */
+    snprintf(g_tmp, sizeof g_tmp, "%s/vendors", ZTPD_TEST_TMP);
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    if (system(cmd) != 0)
+        return -1;
+    mkdirs(g_tmp);
+    if (ztpd_lua_new(&L))
+        return -1;
+    *state = L;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ztpd_lua_free(*state);
+    return 0;
+}
+
+/* ---- the built-in vendors ---- */
+
+static void test_builtin_vendors(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    assert_int_equal(vs->n, 5);
+    const char *names[] = {"cisco", "grandstream", "polycom", "yealink", "zultys"};
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(vs->items[i]->name, names[i]);
+
+    const struct ztpd_vendor *y = ztpd_vendors_find(vs, "Yealink");
+    assert_non_null(y);
+    assert_int_equal(y->n_models, 2);
+    assert_string_equal(y->models[0].id, "t28g");
+    assert_string_equal(y->models[0].common_id, "00");
+    assert_string_equal(y->models[1].id, "t46s");
+    assert_string_equal(y->models[1].label, "T46S");
+    assert_int_equal(y->models[1].lines, 16);
+    assert_string_equal(y->models[1].common_id, "66");
+    assert_int_equal(y->format, ZTPD_FMT_INI);
+    assert_string_equal(y->template_ext, "cfg");
+    assert_string_equal(y->content_type, "text/plain");
+    assert_string_equal(y->mac_variable, "$mac");
+    assert_string_equal(y->reboot_event, "check-sync;reboot=true");
+    assert_false(y->reboot_auth);
+    assert_int_equal(y->n_oui, 3);
+    assert_string_equal(y->oui[0], "001565");
+    assert_non_null(y->http_ua_pattern);
+    assert_int_not_equal(y->prepare_ref, -2);
+    assert_string_equal(y->files[0].match, "{mac}.cfg");
+    assert_string_equal(y->files[0].template, "device");
+    assert_non_null(ztpd_vendor_model(y, "T46S"));
+    assert_null(ztpd_vendor_model(y, "t48s"));
+
+    const struct ztpd_vendor *z = ztpd_vendors_find(vs, "zultys");
+    assert_non_null(z);
+    assert_int_equal(z->n_models, 2);
+    assert_string_equal(z->models[0].id, "zip33g");
+    assert_string_equal(z->models[1].id, "zip37g");
+    assert_string_equal(z->oui[0], "000bea");
+    assert_string_equal(z->reboot_event, "check-sync;reboot=true");
+
+    const struct ztpd_vendor *p = ztpd_vendors_find(vs, "polycom");
+    assert_non_null(ztpd_vendor_model(p, "vvx450"));
+    assert_int_equal(p->format, ZTPD_FMT_XML);
+    assert_string_equal(p->template_ext, "xml");
+    assert_string_equal(p->content_type, "application/xml");
+    assert_string_equal(p->reboot_event, "check-sync");
+
+    const struct ztpd_vendor *c = ztpd_vendors_find(vs, "cisco");
+    assert_non_null(ztpd_vendor_model(c, "spa504g"));
+    assert_string_equal(c->mac_variable, "$MA");
+    assert_string_equal(c->reboot_event, "resync");
+    assert_true(c->reboot_auth);
+
+    const struct ztpd_vendor *g = ztpd_vendors_find(vs, "grandstream");
+    assert_non_null(ztpd_vendor_model(g, "gxp2170"));
+    assert_int_equal(g->n_oui, 2);
+    assert_string_equal(g->oui[1], "c074ad");
+    assert_string_equal(g->reboot_event, "check-sync");
+
+    /* every vendor serves {mac}.cfg */
+    for (size_t i = 0; i < vs->n; i++) {
+        int found = 0;
+        for (size_t k = 0; k < vs->items[i]->n_files; k++)
+            found |= !strcmp(vs->items[i]->files[k].match, "{mac}.cfg");
+        assert_true(found);
+    }
+    assert_null(ztpd_vendors_find(vs, "snom"));
+    ztpd_vendors_free(vs, L);
+}
+
+/* ---- broken vendor files ---- */
+
+#define GOOD_REST                                                                                  \
+    "label = 'X', mac_variable = '$mac', format = 'ini',"                                          \
+    " files = { { match = '{mac}.cfg', template = 'device' } },"                                   \
+    " models = { m1 = { label = 'M1', lines = 1 } } }"
+
+struct bad_case {
+    const char *stem;
+    const char *src;
+    int rc;
+    const char *expect; /* substring of the error after the file name */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"no_name", "return { " GOOD_REST, ZTPD_EINVAL, "name: missing"},
+    {"stem_mismatch", "return { name = 'other', " GOOD_REST, ZTPD_EINVAL,
+     "name: \"other\" must equal the file name \"stem_mismatch\""},
+    {"Upper", "return { name = 'Upper', " GOOD_REST, ZTPD_EINVAL,
+     "name: must be lowercase letters, digits and _"},
+    {"zero_lines",
+     "return { name = 'zero_lines', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' } },"
+     " models = { t46s = { label = 'T46S', lines = 0 } } }",
+     ZTPD_EINVAL, "models.t46s.lines: expected a positive integer"},
+    {"float_lines",
+     "return { name = 'float_lines', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' } },"
+     " models = { t46s = { label = 'T46S', lines = 1.5 } } }",
+     ZTPD_EINVAL, "models.t46s.lines: expected a positive integer"},
+    {"string_lines",
+     "return { name = 'string_lines', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' } },"
+     " models = { t46s = { label = 'T46S', lines = '4' } } }",
+     ZTPD_EINVAL, "models.t46s.lines: expected a positive integer"},
+    {"unknown_field", "return { name = 'unknown_field', lable = 'typo', " GOOD_REST, ZTPD_EINVAL,
+     "lable: unknown field"},
+    {"unknown_model_field",
+     "return { name = 'unknown_model_field', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' } },"
+     " models = { m1 = { label = 'M1', lines = 1, line = 2 } } }",
+     ZTPD_EINVAL, "models.m1.line: unknown field"},
+    {"bad_model_id",
+     "return { name = 'bad_model_id', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' } },"
+     " models = { T46S = { label = 'T46S', lines = 1 } } }",
+     ZTPD_EINVAL, "models.T46S: model ids are lowercase"},
+    {"no_models",
+     "return { name = 'no_models', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' } }, models = {} }",
+     ZTPD_EINVAL, "models: expected at least one model"},
+    {"bad_format",
+     "return { name = 'bad_format', label = 'X', mac_variable = '$mac',"
+     " format = 'json', files = { { match = '{mac}.cfg', template = 'device' } },"
+     " models = { m1 = { label = 'M1', lines = 1 } } }",
+     ZTPD_EINVAL, "format: expected \"ini\" or \"xml\""},
+    {"bad_placeholder",
+     "return { name = 'bad_placeholder', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg', template = 'device' },"
+     " { match = '{serial}.cfg', template = 'device' } },"
+     " models = { m1 = { label = 'M1', lines = 1 } } }",
+     ZTPD_EINVAL, "files[2].match: unknown placeholder {serial}"},
+    {"file_no_action",
+     "return { name = 'file_no_action', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.cfg' } }, models = { m1 = { label = 'M1', lines = 1 } } }",
+     ZTPD_EINVAL, "files[1]: needs template"},
+    {"file_bad_status",
+     "return { name = 'file_bad_status', label = 'X', mac_variable = '$mac', format = 'ini',"
+     " files = { { match = '{mac}.boot', status = 42 } },"
+     " models = { m1 = { label = 'M1', lines = 1 } } }",
+     ZTPD_EINVAL, "files[1].status: expected an HTTP status code"},
+    {"bad_oui", "return { name = 'bad_oui', oui = { '001565', '00:15:65' }, " GOOD_REST,
+     ZTPD_EINVAL, "oui[2]: expected 6 hex digits"},
+    {"bad_reboot",
+     "return { name = 'bad_reboot', reboot = { event = 'check-sync', auth = 'yes' }, " GOOD_REST,
+     ZTPD_EINVAL, "reboot.auth: expected true or false"},
+    {"bad_prepare", "return { name = 'bad_prepare', prepare = 'not a function', " GOOD_REST,
+     ZTPD_EINVAL, "prepare: expected a function"},
+    {"not_a_table", "return 42", ZTPD_EINVAL, "expected the file to return a table, got number"},
+    {"syntax_error", "return { name = ", ZTPD_ELUA, "syntax_error.lua:1:"},
+    {"runtime_error", "local t = nil\nreturn t.x", ZTPD_ELUA,
+     "runtime_error.lua:2: attempt to index a nil value"},
+    {"infinite_loop", "while true do end", ZTPD_ELUA, "instruction budget exceeded"},
+    {"pcall_loop", "while true do pcall(function() while true do end end) end", ZTPD_ELUA,
+     "instruction budget exceeded"},
+    {"uses_io", "local f = io.open('/etc/passwd')", ZTPD_ELUA, "global 'io'"},
+    {"uses_os_execute", "os.execute('touch /tmp/ztpd-pwned')", ZTPD_ELUA, "field 'execute'"},
+    {"uses_os_getenv", "return os.getenv('HOME')", ZTPD_ELUA, "field 'getenv'"},
+    {"uses_require", "local os = require('os')", ZTPD_ELUA, "global 'require'"},
+    {"uses_dofile", "dofile('/etc/passwd')", ZTPD_ELUA, "global 'dofile'"},
+    {"uses_load", "load('return 1')", ZTPD_ELUA, "global 'load'"},
+    {"uses_debug", "debug.getregistry()", ZTPD_ELUA, "global 'debug'"},
+    {"uses_string_mt", "getmetatable('').__index.upper = nil", ZTPD_ELUA,
+     "attempt to index a boolean value"},
+    {"env_metatable", "setmetatable(_ENV, nil)", ZTPD_ELUA, "cannot change a protected metatable"},
+    {"memory_bomb", "local t = {} for i = 1, 64 do t[i] = string.rep('x', 1 << 24) .. i end",
+     ZTPD_ELUA, "not enough memory"},
+};
+
+static void test_bad_vendor_files(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char path[2048], err[1024];
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const struct bad_case *c = &bad_cases[i];
+        char name[128];
+        snprintf(name, sizeof name, "%s.lua", c->stem);
+        write_file(g_tmp, name, c->src, strlen(c->src));
+        snprintf(path, sizeof path, "%s/%s", g_tmp, name);
+        struct ztpd_vendor *v = NULL;
+        err[0] = 0;
+        int rc = ztpd_vendor_load_file(&v, L, path, err, sizeof err);
+        if (rc != c->rc || strncmp(err, path, strlen(path)) || !strstr(err, c->expect))
+            fail_msg("%s: rc %d (want %d), err \"%s\" (want the path and \"%s\")", c->stem, rc,
+                     c->rc, err, c->expect);
+        assert_null(v);
+        assert_null(strchr(err, '\n')); /* one line: the traceback goes to the debug log */
+    }
+    /* a binary chunk is refused even with a valid header */
+    static const char bin[] = "\x1bLua\x54\x00\x19\x93\r\n\x1a\n";
+    write_file(g_tmp, "bytecode.lua", bin, sizeof bin - 1);
+    snprintf(path, sizeof path, "%s/bytecode.lua", g_tmp);
+    struct ztpd_vendor *v = NULL;
+    assert_int_equal(ztpd_vendor_load_file(&v, L, path, err, sizeof err), ZTPD_ELUA);
+    assert_non_null(strstr(err, "binary chunk"));
+    assert_int_equal(access("/tmp/ztpd-pwned", F_OK), -1);
+
+    /* the state is still usable after the budget and memory errors */
+    const char *good = "return { name = 'still_fine', " GOOD_REST;
+    write_file(g_tmp, "still_fine.lua", good, strlen(good));
+    snprintf(path, sizeof path, "%s/still_fine.lua", g_tmp);
+    assert_int_equal(ztpd_vendor_load_file(&v, L, path, err, sizeof err), 0);
+    assert_string_equal(v->content_type, "text/plain");
+    assert_int_equal(v->prepare_ref, -2);
+    ztpd_vendor_free(v, L);
+}
+
+/* ---- sandbox ---- */
+
+static void test_sandbox_isolation(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], path[2048], err[1024];
+    snprintf(dir, sizeof dir, "%s/iso", g_tmp);
+    mkdirs(dir);
+    const char *a = "leaked = 42\n"
+                    "string.leaked = true\n"
+                    "_G.also = 1\n"
+                    "counter = 0\n"
+                    "return { name = 'aaa', prepare = function(ctx) counter = counter + 1;"
+                    " ctx.COUNT = counter end, " GOOD_REST;
+    const char *b = "assert(leaked == nil, 'global leaked')\n"
+                    "assert(also == nil, '_G leaked')\n"
+                    "assert(string.leaked == nil, 'library change leaked')\n"
+                    "assert(string.upper('a') == 'A')\n"
+                    "assert(('x'):rep(3) == 'xxx')\n"
+                    "assert(os.time() > 0 and os.date('!%Y', 0) == '1970')\n"
+                    "assert(math.floor(2.5) == 2 and utf8.char(65) == 'A')\n"
+                    "assert(table.concat({'a','b'}, ',') == 'a,b')\n"
+                    "return { name = 'bbb', prepare = function(ctx) ctx.SEEN ="
+                    " tostring(counter) end, " GOOD_REST;
+    write_file(dir, "aaa.lua", a, strlen(a));
+    write_file(dir, "bbb.lua", b, strlen(b));
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    if (vs->n != 2) {
+        snprintf(path, sizeof path, "%s/bbb.lua", dir);
+        struct ztpd_vendor *v = NULL;
+        ztpd_vendor_load_file(&v, L, path, err, sizeof err);
+        fail_msg("bbb.lua did not load: %s", err);
+    }
+
+    /* each file keeps its own globals across calls, and sees no other file's */
+    struct ztpd_tpl_ctx *ctx = NULL;
+    assert_int_equal(ztpd_tpl_ctx_new(&ctx), 0);
+    assert_int_equal(ztpd_vendor_prepare(ztpd_vendors_find(vs, "aaa"), L, ctx, err, sizeof err), 0);
+    assert_int_equal(ztpd_vendor_prepare(ztpd_vendors_find(vs, "aaa"), L, ctx, err, sizeof err), 0);
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "COUNT"), "2");
+    assert_int_equal(ztpd_vendor_prepare(ztpd_vendors_find(vs, "bbb"), L, ctx, err, sizeof err), 0);
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "SEEN"), "nil");
+    ztpd_tpl_ctx_free(ctx);
+    ztpd_vendors_free(vs, L);
+}
+
+static void test_load_dirs_override(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char builtin[1100], extra[1100];
+    snprintf(builtin, sizeof builtin, "%s/vendors", g_src);
+    snprintf(extra, sizeof extra, "%s/extra", g_tmp);
+    mkdirs(extra);
+    const char *y = "return { name = 'yealink', label = 'Local Yealink', mac_variable = '$mac',"
+                    " format = 'ini', files = { { match = '{mac}.cfg', template = 'device' } },"
+                    " models = { t57w = { label = 'T57W', lines = 16, common_id = '97' } } }";
+    const char *broken = "return { name = 'broken' }";
+    write_file(extra, "yealink.lua", y, strlen(y));
+    write_file(extra, "broken.lua", broken, strlen(broken));
+    write_file(extra, "notes.txt", "x", 1);
+    const char *dirs[] = {builtin, "/nonexistent/ztpd-vendors", extra, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    assert_int_equal(vs->n, 5); /* broken.lua skipped, yealink replaced */
+    const struct ztpd_vendor *v = ztpd_vendors_find(vs, "yealink");
+    assert_string_equal(v->label, "Local Yealink");
+    assert_non_null(ztpd_vendor_model(v, "t57w"));
+    assert_string_equal(vs->items[3]->name, "yealink");
+    ztpd_vendors_free(vs, L);
+
+    const char *none[] = {"/nonexistent/ztpd-vendors", NULL};
+    vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, none), ZTPD_ENOENT);
+    assert_null(vs);
+}
+
+/* ---- prepare ---- */
+
+/* The variables the core sets before prepare() and rendering, with awkward values. */
+static struct ztpd_tpl_ctx *core_ctx(const char *vendor, const char *model, const char *offset)
+{
+    struct ztpd_tpl_ctx *ctx = NULL;
+    assert_int_equal(ztpd_tpl_ctx_new(&ctx), 0);
+    const char *vars[][2] = {
+        {"EXTENSION_NUMBER", "1001"},
+        {"EXTENSION_NAME", "O'Brien & <Sons> \"Sales\""},
+        {"EXTENSION_PASSWORD", "p&ss<w>rd\"'"},
+        {"SIP_SERVER", "192.168.1.14"},
+        {"SIP_PORT", "5060"},
+        {"SERVER_NAME", "ztpd"},
+        {"MAC_ADDRESS", "001565123456"},
+        {"MAC_COLON", "00:15:65:12:34:56"},
+        {"MAC_UPPER", "001565123456"},
+        {"VENDOR", vendor},
+        {"MODEL", model},
+        {"MODEL_LABEL", model},
+        {"LINES", "4"},
+        {"COMMON_ID", "66"},
+        {"TIMEZONE", "America/New_York"},
+        {"TIMEZONE_OFFSET", offset},
+        {"NTP_SERVER", "pool.ntp.org"},
+        {"PROVISIONING_URL", "http://192.168.1.14:8080/provision/"},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        assert_int_equal(ztpd_tpl_ctx_set(ctx, vars[i][0], vars[i][1]), 0);
+    return ctx;
+}
+
+static void test_prepare_builtin(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], err[1024];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+
+    static const struct {
+        const char *vendor, *offset, *var, *want;
+    } cases[] = {
+        {"yealink", "-5", "YEALINK_TIME_ZONE", "-5"},
+        {"yealink", "+5:30", "YEALINK_TIME_ZONE", "+5:30"},
+        {"zultys", "0", "YEALINK_TIME_ZONE", "+0"},
+        {"polycom", "-5", "POLYCOM_GMT_OFFSET", "-18000"},
+        {"polycom", "5.5", "POLYCOM_GMT_OFFSET", "19800"},
+        {"cisco", "-5", "CISCO_TIME_ZONE", "GMT-05:00"},
+        {"cisco", "+9:30", "CISCO_TIME_ZONE", "GMT+09:30"},
+        {"grandstream", "-5", "GRANDSTREAM_TIME_ZONE", "UTC+5"},
+        {"grandstream", "1", "GRANDSTREAM_TIME_ZONE", "UTC-1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct ztpd_vendor *v = ztpd_vendors_find(vs, cases[i].vendor);
+        struct ztpd_tpl_ctx *ctx = core_ctx(cases[i].vendor, v->models[0].id, cases[i].offset);
+        assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), 0);
+        assert_string_equal(ztpd_tpl_ctx_get(ctx, cases[i].var), cases[i].want);
+        assert_string_equal(ztpd_tpl_ctx_get(ctx, "LINE_LABEL"), "O'Brien & <Sons> \"Sales\"");
+        ztpd_tpl_ctx_free(ctx);
+    }
+
+    /* no name: the line label falls back to the number */
+    const struct ztpd_vendor *y = ztpd_vendors_find(vs, "yealink");
+    struct ztpd_tpl_ctx *ctx = core_ctx("yealink", "t46s", "0");
+    assert_int_equal(ztpd_tpl_ctx_set(ctx, "EXTENSION_NAME", ""), 0);
+    assert_int_equal(ztpd_vendor_prepare(y, L, ctx, err, sizeof err), 0);
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "LINE_LABEL"), "1001");
+    ztpd_tpl_ctx_free(ctx);
+
+    /* a bad offset is an error naming the vendor file and the line */
+    ctx = core_ctx("yealink", "t46s", "EST");
+    assert_int_equal(ztpd_vendor_prepare(y, L, ctx, err, sizeof err), ZTPD_ELUA);
+    assert_non_null(strstr(err, "yealink.lua:"));
+    assert_non_null(strstr(err, "TIMEZONE_OFFSET"));
+    ztpd_tpl_ctx_free(ctx);
+    ztpd_vendors_free(vs, L);
+}
+
+static void test_prepare_values_and_errors(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char path[2048], err[1024];
+    const char *src = "local mode = 'ok'\n"
+                      "return { name = 'prep', prepare = function(ctx)\n"
+                      "  if ctx.MODEL == 'boom' then error('boom') end\n"
+                      "  if ctx.MODEL == 'loop' then while true do end end\n"
+                      "  if ctx.MODEL == 'func' then ctx.F = print; return end\n"
+                      "  if ctx.MODEL == 'map' then ctx.M = { a = 1 }; return end\n"
+                      "  if ctx.MODEL == 'ret' then return 42 end\n"
+                      "  if ctx.MODEL == 'new' then return { ONLY = 'x' } end\n"
+                      "  ctx.GREETING = 'hi ' .. ctx.EXTENSION_NUMBER\n"
+                      "  ctx.INT = 7; ctx.FLOAT = 3600 / 2; ctx.FRAC = 0.25\n"
+                      "  ctx.YES = true; ctx.NO = false; ctx.EMPTY = {}\n"
+                      "  ctx.KEYS = { { N = 1, L = 'a' }, { N = 2, L = 'b',"
+                      " SUB = { { X = 'x1' }, { X = 'x2' } } } }\n"
+                      "end, " GOOD_REST;
+    write_file(g_tmp, "prep.lua", src, strlen(src));
+    snprintf(path, sizeof path, "%s/prep.lua", g_tmp);
+    struct ztpd_vendor *v = NULL;
+    assert_int_equal(ztpd_vendor_load_file(&v, L, path, err, sizeof err), 0);
+
+    struct ztpd_tpl_ctx *ctx = core_ctx("prep", "m1", "0");
+    assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), 0);
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "GREETING"), "hi 1001");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "INT"), "7");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "FLOAT"), "1800");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "FRAC"), "0.25");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "YES"), "1");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "NO"), "0");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "EMPTY"), "");
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "SIP_SERVER"), "192.168.1.14");
+
+    const char *tsrc = "{{#KEYS}}{{N}}={{L}}[{{#SUB}}{{X}}{{/SUB}}];{{/KEYS}}"
+                       "{{#YES}}y{{/YES}}{{#NO}}n{{/NO}}{{^EMPTY}}e{{/EMPTY}}";
+    struct ztpd_tpl *t = NULL;
+    assert_int_equal(ztpd_tpl_compile(&t, tsrc, strlen(tsrc), err, sizeof err), 0);
+    char *out = NULL;
+    size_t outlen = 0;
+    assert_int_equal(ztpd_tpl_render(t, ctx, ZTPD_FMT_RAW, &out, &outlen, err, sizeof err), 0);
+    assert_string_equal(out, "1=a[];2=b[x1x2];ye");
+    free(out);
+    ztpd_tpl_free(t);
+    ztpd_tpl_ctx_free(ctx);
+
+    static const struct {
+        const char *model, *want;
+    } bad[] = {
+        {"boom", "prep.lua:3: boom"},
+        {"loop", "prep.lua:4: instruction budget exceeded"},
+        {"func", "prepare: F: cannot use a function value"},
+        {"map", "prepare: M: expected a scalar or an array of tables"},
+        {"ret", "prepare: must return a table or nothing, got number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ctx = core_ctx("prep", bad[i].model, "0");
+        err[0] = 0;
+        assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), ZTPD_ELUA);
+        if (!strstr(err, bad[i].want) || strncmp(err, path, strlen(path)))
+            fail_msg("%s: got \"%s\", want the path and \"%s\"", bad[i].model, err, bad[i].want);
+        ztpd_tpl_ctx_free(ctx);
+    }
+
+    /* a returned table replaces the passed one */
+    ctx = core_ctx("prep", "new", "0");
+    assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), 0);
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "ONLY"), "x");
+    ztpd_tpl_ctx_free(ctx);
+    ztpd_vendor_free(v, L);
+}
+
+/* ---- every built-in template renders ---- */
+
+static int have_xmllint(void)
+{
+    return system("xmllint --version >/dev/null 2>&1") == 0;
+}
+
+static void render_one(struct ztpd_lua *L, const struct ztpd_vendor *v, const char *model,
+                       const char *tpl_name, int xmllint)
+{
+    char path[2048], err[1024];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/templates/%s", g_src, tpl_name);
+    char *src = read_file(path, &len);
+    if (!src)
+        fail_msg("missing template %s", path);
+    struct ztpd_tpl *t = NULL;
+    if (ztpd_tpl_compile(&t, src, len, err, sizeof err))
+        fail_msg("%s: %s", tpl_name, err);
+
+    struct ztpd_tpl_ctx *ctx = core_ctx(v ? v->name : "generic", model, "-5");
+    if (v && ztpd_vendor_prepare(v, L, ctx, err, sizeof err))
+        fail_msg("%s prepare: %s", v->name, err);
+    char *out = NULL;
+    size_t outlen = 0;
+    enum ztpd_tpl_format fmt = v ? v->format : ZTPD_FMT_INI;
+    if (ztpd_tpl_render(t, ctx, fmt, &out, &outlen, err, sizeof err))
+        fail_msg("%s: %s", tpl_name, err);
+    assert_null(strstr(out, "{{"));
+    assert_non_null(strstr(out, "1001"));
+    assert_non_null(strstr(out, "pool.ntp.org"));
+
+    if (fmt == ZTPD_FMT_INI) {
+        assert_memory_equal(out, "#!version:1.0.0.1\n", 18);
+        /* no value line carries a trailing comment, and the hostile name stayed on its line */
+        for (char *line = out; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+            size_t n = strcspn(line, "\n");
+            if (line[0] == '#' || n == 0)
+                continue;
+            char buf[512];
+            snprintf(buf, sizeof buf, "%.*s", (int)n, line);
+            assert_non_null(strstr(buf, " = "));
+            assert_null(strstr(buf, " #"));
+        }
+    } else if (xmllint) {
+        char xpath[2048], cmd[4300];
+        snprintf(xpath, sizeof xpath, "%s/render-%s", g_tmp, tpl_name);
+        write_file(g_tmp, strrchr(xpath, '/') + 1, out, outlen);
+        snprintf(cmd, sizeof cmd, "xmllint --noout '%s'", xpath);
+        if (system(cmd) != 0)
+            fail_msg("%s: rendered XML is not well-formed (%s)", tpl_name, xpath);
+    } else {
+        assert_non_null(strstr(out, "&amp;"));
+    }
+    free(out);
+    ztpd_tpl_ctx_free(ctx);
+    ztpd_tpl_free(t);
+    free(src);
+}
+
+static void test_templates_render(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], name[256];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    int xmllint = have_xmllint();
+    if (!xmllint)
+        fprintf(stderr, "note: xmllint not found (Debian: libxml2-utils); XML only escaped\n");
+    size_t rendered = 0;
+    for (size_t i = 0; i < vs->n; i++) {
+        const struct ztpd_vendor *v = vs->items[i];
+        for (size_t m = 0; m < v->n_models; m++) {
+            snprintf(name, sizeof name, "%s_%s.%s", v->name, v->models[m].id, v->template_ext);
+            render_one(L, v, v->models[m].id, name, xmllint);
+            rendered++;
+            /* the other roles a vendor declares: <vendor>_<model>_<role>, else <vendor>_<role> */
+            for (size_t f = 0; f < v->n_files; f++) {
+                const char *role = v->files[f].template;
+                if (!role || !strcmp(role, "device"))
+                    continue;
+                char path[2048];
+                snprintf(name, sizeof name, "%s_%s_%s.%s", v->name, v->models[m].id, role,
+                         v->template_ext);
+                snprintf(path, sizeof path, "%s/templates/%s", g_src, name);
+                if (access(path, F_OK))
+                    snprintf(name, sizeof name, "%s_%s.%s", v->name, role, v->template_ext);
+                snprintf(path, sizeof path, "%s/templates/%s", g_src, name);
+                if (access(path, F_OK))
+                    fail_msg("%s declares role %s but %s is missing", v->name, role, path);
+            }
+        }
+    }
+    assert_int_equal(rendered, 7);
+    render_one(L, NULL, "unknown", "generic.cfg", xmllint);
+    ztpd_vendors_free(vs, L);
+}
+
+/* Role templates (common, master) render with the server-wide variables only: no extension. */
+static void test_role_templates_render(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], path[2048], err[1024];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    static const struct {
+        const char *vendor, *tpl, *want;
+        int per_device;
+    } cases[] = {
+        {"yealink", "yealink_common.cfg", "local_time.time_zone = -5", 0},
+        {"zultys", "zultys_common.cfg", "local_time.ntp_server1 = pool.ntp.org", 0},
+        {"cisco", "cisco_common.xml",
+         "<Profile_Rule>http://192.168.1.14:8080/provision/$MA.cfg</Profile_Rule>", 0},
+        {"polycom", "polycom_master.xml", "CONFIG_FILES=\"001565123456-ztpd.cfg\"", 1},
+    };
+    int xmllint = have_xmllint();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct ztpd_vendor *v = ztpd_vendors_find(vs, cases[i].vendor);
+        struct ztpd_tpl_ctx *ctx = NULL;
+        assert_int_equal(ztpd_tpl_ctx_new(&ctx), 0);
+        ztpd_tpl_ctx_set(ctx, "SIP_SERVER", "192.168.1.14");
+        ztpd_tpl_ctx_set(ctx, "SIP_PORT", "5060");
+        ztpd_tpl_ctx_set(ctx, "TIMEZONE_OFFSET", "-5");
+        ztpd_tpl_ctx_set(ctx, "NTP_SERVER", "pool.ntp.org");
+        ztpd_tpl_ctx_set(ctx, "PROVISIONING_URL", "http://192.168.1.14:8080/provision/");
+        if (cases[i].per_device)
+            ztpd_tpl_ctx_set(ctx, "MAC_ADDRESS", "001565123456");
+        assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), 0);
+
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/templates/%s", g_src, cases[i].tpl);
+        char *src = read_file(path, &len);
+        assert_non_null(src);
+        struct ztpd_tpl *t = NULL;
+        assert_int_equal(ztpd_tpl_compile(&t, src, len, err, sizeof err), 0);
+        char *out = NULL;
+        size_t outlen = 0;
+        if (ztpd_tpl_render(t, ctx, v->format, &out, &outlen, err, sizeof err))
+            fail_msg("%s: %s", cases[i].tpl, err);
+        if (!strstr(out, cases[i].want))
+            fail_msg("%s: \"%s\" not in:\n%s", cases[i].tpl, cases[i].want, out);
+        if (v->format == ZTPD_FMT_XML && xmllint) {
+            char cmd[4300], xpath[2048];
+            snprintf(xpath, sizeof xpath, "%s/render-%s", g_tmp, cases[i].tpl);
+            write_file(g_tmp, strrchr(xpath, '/') + 1, out, outlen);
+            snprintf(cmd, sizeof cmd, "xmllint --noout '%s'", xpath);
+            assert_int_equal(system(cmd), 0);
+        }
+        free(out);
+        ztpd_tpl_free(t);
+        free(src);
+        ztpd_tpl_ctx_free(ctx);
+    }
+    ztpd_vendors_free(vs, L);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtin_vendors),   cmocka_unit_test(test_bad_vendor_files),
+        cmocka_unit_test(test_sandbox_isolation), cmocka_unit_test(test_load_dirs_override),
+        cmocka_unit_test(test_prepare_builtin),   cmocka_unit_test(test_prepare_values_and_errors),
+        cmocka_unit_test(test_templates_render),  cmocka_unit_test(test_role_templates_render),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

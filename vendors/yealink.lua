@@ -1,0 +1,74 @@
+-- Yealink desk phones. See docs/vendor-profiles.md for what each field means.
+--
+-- Boot order (Yealink admin guides): firmware V81+ asks for <mac>.boot, then y000000000000.boot,
+-- and without either falls back to the common y0000000000XX.cfg (XX = model id, the first field
+-- of the firmware version) and then <mac>.cfg. Unknown files must be 404, never a catch-all 200,
+-- or the phone parses garbage as a boot file.
+
+-- TIMEZONE_OFFSET is hours from UTC as the core writes it ("-5", "+5:30", "5.5", "0").
+local function offset_minutes(ctx)
+  local s = tostring(ctx.TIMEZONE_OFFSET or "0")
+  local sign, h, m = s:match("^%s*([+-]?)(%d%d?):(%d%d)%s*$")
+  local minutes
+  if sign then
+    minutes = tonumber(h) * 60 + tonumber(m)
+    if sign == "-" then minutes = -minutes end
+  else
+    local hours = tonumber(s)
+    if not hours then
+      error("TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '" .. s .. "'")
+    end
+    minutes = math.floor(hours * 60 + 0.5)
+  end
+  if minutes < -12 * 60 or minutes > 14 * 60 then
+    error("TIMEZONE_OFFSET: out of range: '" .. s .. "'")
+  end
+  return minutes
+end
+
+return {
+  name = "yealink",
+  label = "Yealink",
+  mac_variable = "$mac",
+  oui = { "001565", "805ec0", "249ad8" },
+  detect = {
+    -- "Yealink SIP-T46S 66.86.0.15 80:5e:c0:aa:bb:cc", "yealink SIP-T28P 2.70.0.140 00:15:65:..",
+    -- "Yealink SIP VP-T49G ..."; T5x models send the MAC without colons. Captures: model,
+    -- firmware, MAC (empty when absent).
+    http_ua = "^[Yy]ealink SIP[%- ]V?P?%-?(%w+) ([%d%.]+)%s*([%x:]*)",
+    -- SIP: "Yealink SIP-T23G 44.80.0.60" (no MAC).
+    sip_ua = "^[Yy]ealink SIP[%- ]V?P?%-?(%w+) ([%d%.]+)",
+  },
+  files = {
+    { match = "{mac}.cfg", template = "device" },
+    { match = "y0000000000{hex2}.cfg", template = "common" },
+    { match = "{mac}.boot", status = 404 },
+    { match = "y000000000000.boot", status = 404 },
+  },
+  models = {
+    -- Yealink never sold a "T28G": the guide's t28g is kept as the id so existing API scripts
+    -- keep working, and it means the T28P (firmware V70-V73, common file y000000000000.cfg).
+    t28g = { label = "T28G (T28P family)", lines = 6, common_id = "00" },
+    t46s = { label = "T46S", lines = 16, common_id = "66" },
+  },
+  format = "ini",
+  -- With sip.notify_reboot_enable = 0 (set in the templates) a bare check-sync only resyncs;
+  -- reboot=true is what makes the phone restart.
+  reboot = { event = "check-sync;reboot=true", auth = false },
+
+  prepare = function(ctx)
+    if ctx.EXTENSION_NUMBER then
+      local name = ctx.EXTENSION_NAME or ""
+      ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
+    end
+    -- local_time.time_zone takes signed hours ("-5", "+8"); half-hour zones as "+5:30".
+    local min = offset_minutes(ctx)
+    local a = math.abs(min)
+    local sign = min < 0 and "-" or "+"
+    if a % 60 == 0 then
+      ctx.YEALINK_TIME_ZONE = sign .. (a // 60)
+    else
+      ctx.YEALINK_TIME_ZONE = string.format("%s%d:%02d", sign, a // 60, a % 60)
+    end
+  end,
+}

@@ -1,0 +1,71 @@
+-- Zultys ZIP phones: Yealink OEM hardware and firmware (the web server says "yealink embed
+-- httpd", the logs show Yealink's autop), so the file format and keys are Yealink's. What
+-- differs from Yealink: the OUI (00:0b:ea, which Yealink OUI detection misses), the common file
+-- name (zip37g_common.cfg instead of y0000000000XX.cfg) and a User-Agent without a MAC.
+--
+-- The ZIP 37G sends a {mac} in its provisioning URL literally and then uses the URL as a
+-- directory ("/provision/{mac}.cfg/000bea85bc14.cfg"), so the URL given to a ZIP phone must be
+-- a plain directory.
+
+local function offset_minutes(ctx)
+  local s = tostring(ctx.TIMEZONE_OFFSET or "0")
+  local sign, h, m = s:match("^%s*([+-]?)(%d%d?):(%d%d)%s*$")
+  local minutes
+  if sign then
+    minutes = tonumber(h) * 60 + tonumber(m)
+    if sign == "-" then minutes = -minutes end
+  else
+    local hours = tonumber(s)
+    if not hours then
+      error("TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '" .. s .. "'")
+    end
+    minutes = math.floor(hours * 60 + 0.5)
+  end
+  if minutes < -12 * 60 or minutes > 14 * 60 then
+    error("TIMEZONE_OFFSET: out of range: '" .. s .. "'")
+  end
+  return minutes
+end
+
+return {
+  name = "zultys",
+  label = "Zultys",
+  mac_variable = "$mac",
+  oui = { "000bea" },
+  detect = {
+    -- "Zultys ZIP 37G - 27.71.132.29", the same in HTTP and SIP; no MAC (take it from the path).
+    -- Captures: model ("ZIP 37G", matched as zip37g), firmware.
+    http_ua = "^Zultys (ZIP %w+) %- ([%d%.]+)",
+    sip_ua = "^Zultys (ZIP %w+) %- ([%d%.]+)",
+  },
+  files = {
+    { match = "{mac}.cfg", template = "device" },
+    -- Seen in the ZIP 37G log; the 33G name is inferred from the same scheme.
+    { match = "{model}_common.cfg", template = "common" },
+  },
+  models = {
+    -- Line counts are not documented for the OEM models: ZIP 33G is taken as a 4-account
+    -- phone and ZIP 37G as its T46G base (16 accounts). The templates configure account 1.
+    zip33g = { label = "ZIP 33G", lines = 4 },
+    zip37g = { label = "ZIP 37G", lines = 16 },
+  },
+  format = "ini",
+  -- Both models list check-sync in Allow-Events; reboot=true follows Yealink's
+  -- sip.notify_reboot_enable = 0 semantics, which the templates set.
+  reboot = { event = "check-sync;reboot=true", auth = false },
+
+  prepare = function(ctx)
+    if ctx.EXTENSION_NUMBER then
+      local name = ctx.EXTENSION_NAME or ""
+      ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
+    end
+    local min = offset_minutes(ctx)
+    local a = math.abs(min)
+    local sign = min < 0 and "-" or "+"
+    if a % 60 == 0 then
+      ctx.YEALINK_TIME_ZONE = sign .. (a // 60)
+    else
+      ctx.YEALINK_TIME_ZONE = string.format("%s%d:%02d", sign, a // 60, a % 60)
+    end
+  end,
+}
