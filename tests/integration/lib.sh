@@ -72,7 +72,7 @@ YAML
 start_daemon() {
     "$ZTPD_BIN" serve -c "$WORK/config.yml" >>"$WORK/daemon.out" 2>>"$WORK/daemon.log" &
     PID=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${ZTPD_STARTUP_TRIES:-100}"); do
         if curl -s -o /dev/null "http://127.0.0.1:$PORT/api/status"; then return 0; fi
         if ! kill -0 "$PID" 2>/dev/null; then
             echo "daemon exited during startup" >&2
@@ -81,7 +81,7 @@ start_daemon() {
         fi
         sleep 0.1
     done
-    echo "daemon did not answer within 10 s" >&2
+    echo "daemon did not answer in time" >&2
     return 1
 }
 

@@ -317,8 +317,12 @@ static void test_batches_flushed_on_stop(void **state)
 static void check_timer_flushed(uv_timer_t *timer)
 {
     struct t *t = timer->data;
-    /* 300 ms after the rows were batched, the 100 ms timer has written them. */
-    assert_int_equal(ztpd_store_pending(t->s), 0);
+    /* Nothing but the 100 ms timer can write these rows: wait for it (valgrind is slow). */
+    if (ztpd_store_pending(t->s) != 0) {
+        assert_true(++t->phase < 200);
+        return;
+    }
+    uv_timer_stop(timer);
     struct test_op *count = new_op(t, 0, run_count);
     snprintf(count->table, sizeof count->table, "provisioning_requests");
     ztpd_store_submit(t->s, &count->op);
@@ -335,9 +339,10 @@ static void test_timer_flushes_batches(void **state)
         struct ztpd_request_rec r = request(i);
         ztpd_store_log_request(t->s, &r);
     }
+    assert_int_equal(ztpd_store_pending(t->s), 3);
     uv_timer_init(&t->loop, &t->check);
     t->check.data = t;
-    uv_timer_start(&t->check, check_timer_flushed, 300, 0);
+    uv_timer_start(&t->check, check_timer_flushed, 50, 50);
     assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
     struct test_op *count = t->check.data;
     assert_int_equal(t->statuses[0], ZTPD_STORAGE_OK);
@@ -428,10 +433,14 @@ static void retry_check(uv_timer_t *timer)
         rb->op.done = free_done;
         ztpd_store_submit(t->s, &rb->op);
         t->phase = 1;
-        uv_timer_start(timer, retry_check, 400, 0);
+        uv_timer_start(timer, retry_check, 50, 50);
         return;
     }
-    assert_int_equal(ztpd_store_pending(t->s), 0);
+    /* Rolled back: the next retry succeeds (polled, as valgrind is slow). */
+    if (ztpd_store_pending(t->s) != 0) {
+        assert_true(++t->phase < 200);
+        return;
+    }
     uv_close((uv_handle_t *)timer, NULL);
     ztpd_store_stop(t->s, on_stopped, t);
 }
@@ -458,7 +467,7 @@ static void test_failed_batch_kept_and_retried(void **state)
     uv_timer_start(&t->check, retry_check, 350, 0);
     assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(t->stopped, 1);
-    assert_int_equal(t->phase, 1);
+    assert_true(t->phase >= 1);
     reopen_and_check(t, seed.dev.mac, T0 + 7, 4);
 }
 

@@ -394,6 +394,39 @@ static void test_load_dirs_override(void **state)
     assert_null(vs);
 }
 
+/* The example in docs/vendor-profiles.md is a working vendor file. */
+static void test_doc_example(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char path[2048], err[1024];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/docs/vendor-profiles.md", g_src);
+    char *doc = read_file(path, &len);
+    assert_non_null(doc);
+    char *start = strstr(doc, "```lua\n");
+    assert_non_null(start);
+    start += 7;
+    char *end = strstr(start, "\n```");
+    assert_non_null(end);
+    write_file(g_tmp, "acme.lua", start, (size_t)(end - start) + 1);
+    free(doc);
+    snprintf(path, sizeof path, "%s/acme.lua", g_tmp);
+    struct ztpd_vendor *v = NULL;
+    if (ztpd_vendor_load_file(&v, L, path, err, sizeof err))
+        fail_msg("the documented example does not load: %s", err);
+    assert_int_equal(v->n_models, 2);
+    assert_string_equal(v->models[1].common_id, "42");
+    assert_int_equal(v->n_files, 3);
+    assert_int_equal(v->files[2].status, 404);
+    struct ztpd_tpl_ctx *ctx = NULL;
+    assert_int_equal(ztpd_tpl_ctx_new(&ctx), 0);
+    assert_int_equal(ztpd_tpl_ctx_set(ctx, "TIMEZONE_OFFSET", "-5"), 0);
+    assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), 0);
+    assert_string_equal(ztpd_tpl_ctx_get(ctx, "ACME_TZ_MINUTES"), "-300");
+    ztpd_tpl_ctx_free(ctx);
+    ztpd_vendor_free(v, L);
+}
+
 /* ---- prepare ---- */
 
 /* The variables the core sets before prepare() and rendering, with awkward values. */
@@ -710,10 +743,15 @@ static void test_role_templates_render(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin_vendors),   cmocka_unit_test(test_bad_vendor_files),
-        cmocka_unit_test(test_sandbox_isolation), cmocka_unit_test(test_load_dirs_override),
-        cmocka_unit_test(test_prepare_builtin),   cmocka_unit_test(test_prepare_values_and_errors),
-        cmocka_unit_test(test_templates_render),  cmocka_unit_test(test_role_templates_render),
+        cmocka_unit_test(test_builtin_vendors),
+        cmocka_unit_test(test_bad_vendor_files),
+        cmocka_unit_test(test_sandbox_isolation),
+        cmocka_unit_test(test_load_dirs_override),
+        cmocka_unit_test(test_doc_example),
+        cmocka_unit_test(test_prepare_builtin),
+        cmocka_unit_test(test_prepare_values_and_errors),
+        cmocka_unit_test(test_templates_render),
+        cmocka_unit_test(test_role_templates_render),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
