@@ -59,26 +59,9 @@ static int seed_devices(struct ztpd_app *app, const struct ztpd_storage_backend 
     size_t changed = 0;
     for (size_t i = 0; i < cfg->n_devices; i++) {
         const struct ztpd_cfg_device *cd = &cfg->devices[i];
+        /* validate_devices() already checked vendor, model and extension. */
         const struct ztpd_vendor *v = ztpd_vendors_find(app->vendors, cd->vendor);
-        if (!v) {
-            snprintf(err, errlen, "%s:%d: provisioning.devices[%zu].vendor: unknown vendor '%s'",
-                     cfg->path, cd->line, i, cd->vendor);
-            return ZTPD_ECONFIG;
-        }
         const struct ztpd_vendor_model *m = ztpd_vendor_model(v, cd->model);
-        if (!m) {
-            snprintf(err, errlen, "%s:%d: provisioning.devices[%zu].model: vendor %s has no "
-                                  "model '%s'",
-                     cfg->path, cd->line, i, v->name, cd->model);
-            return ZTPD_ECONFIG;
-        }
-        if (!ztpd_registry_extension(app->reg, cd->extension)) {
-            snprintf(err, errlen,
-                     "%s:%d: provisioning.devices[%zu].extension: extension '%s' does not "
-                     "exist (add it under extensions:)",
-                     cfg->path, cd->line, i, cd->extension);
-            return ZTPD_ECONFIG;
-        }
         const struct ztpd_device_rec *cur = ztpd_registry_device(app->reg, cd->mac);
         struct ztpd_device_rec d;
         memset(&d, 0, sizeof d);
@@ -108,11 +91,51 @@ static int seed_devices(struct ztpd_app *app, const struct ztpd_storage_backend 
     return 0;
 }
 
+static int config_has_extension(const struct ztpd_config *cfg, const char *number)
+{
+    for (size_t i = 0; i < cfg->n_extensions; i++)
+        if (strcmp(cfg->extensions[i].number, number) == 0)
+            return 1;
+    return 0;
+}
+
+/* Checks every device before anything is written, so a bad entry changes nothing. */
+static int validate_devices(struct ztpd_app *app, char *err, size_t errlen)
+{
+    const struct ztpd_config *cfg = app->cfg;
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        const struct ztpd_cfg_device *cd = &cfg->devices[i];
+        const struct ztpd_vendor *v = ztpd_vendors_find(app->vendors, cd->vendor);
+        if (!v) {
+            snprintf(err, errlen, "%s:%d: provisioning.devices[%zu].vendor: unknown vendor '%s'",
+                     cfg->path, cd->line, i, cd->vendor);
+            return ZTPD_ECONFIG;
+        }
+        if (!ztpd_vendor_model(v, cd->model)) {
+            snprintf(err, errlen, "%s:%d: provisioning.devices[%zu].model: vendor %s has no "
+                                  "model '%s'",
+                     cfg->path, cd->line, i, v->name, cd->model);
+            return ZTPD_ECONFIG;
+        }
+        if (!ztpd_registry_extension(app->reg, cd->extension) &&
+            !config_has_extension(cfg, cd->extension)) {
+            snprintf(err, errlen,
+                     "%s:%d: provisioning.devices[%zu].extension: extension '%s' does not "
+                     "exist (add it under extensions:)",
+                     cfg->path, cd->line, i, cd->extension);
+            return ZTPD_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 int ztpd_seed_from_config(struct ztpd_app *app, char *err, size_t errlen)
 {
     const struct ztpd_storage_backend *be = ztpd_store_backend(app->store);
     void *h = ztpd_store_handle(app->store);
-    int rc = seed_extensions(app, be, h, err, errlen);
+    int rc = validate_devices(app, err, errlen);
+    if (!rc)
+        rc = seed_extensions(app, be, h, err, errlen);
     if (!rc)
         rc = seed_devices(app, be, h, err, errlen);
     return rc;

@@ -31,6 +31,7 @@ provisioning:
       extension: \"1001\"
       vendor: nokia
       model: x1" "unknown vendor 'nokia'"
+check "a refused config stored nothing" test "$(sqlite3 "$WORK/baddata/ztpd.db" 'select count(*) from extensions')" = 0
 
 # generated token
 PORT=$(free_port)
@@ -51,9 +52,39 @@ TOKEN=$tok
 req GET /api/provisioning/devices
 expect_status 200 "generated token accepted"
 
-# SIGHUP: a vendor dropped into provisioning.vendors_dir appears after reload
 stop_daemon TERM
 start_daemon
 check "token not printed again" test "$(grep -c "$tok" "$WORK/daemon.out")" = 1
+stop_daemon TERM
+
+# SIGHUP: a vendor file dropped into provisioning.vendors_dir appears after a reload, with no
+# rebuild and no restart, and serves configs; a broken file is skipped with its reason logged.
+mkdir -p "$WORK/extra-vendors"
+cat >>"$WORK/config.yml" <<YAML
+extensions:
+  - number: "3001"
+    name: "Drop In"
+    password: "drop-in-pw"
+provisioning:
+  vendors_dir: "extra-vendors"
+YAML
+start_daemon
+req GET /api/provisioning/vendors
+check "acme not there before the reload" bash -c "! grep -q acme <<<'$BODY'"
+sed -e 's/name = "yealink"/name = "acme"/' -e 's/label = "Yealink"/label = "Acme"/' \
+    "$ZTPD_SOURCE_DIR/vendors/yealink.lua" >"$WORK/extra-vendors/acme.lua"
+printf 'return { name = "broken", label = 42 }\n' >"$WORK/extra-vendors/broken.lua"
+kill -HUP "$PID"
+for _ in $(seq 1 50); do grep -q "reloaded:" "$WORK/daemon.log" && break; sleep 0.1; done
+req GET /api/provisioning/vendors
+check "acme listed after SIGHUP" test "$(json '"acme" in j["vendors"] and j["models"]["acme"] == ["t28g", "t46s"]')" = True
+check "broken vendor not listed" bash -c "! grep -q '\"broken\"' <<<'$BODY'"
+check "broken vendor file named in the log" grep -q "broken.lua" "$WORK/daemon.log"
+req POST /api/provisioning/devices -d '{"mac_address":"001565acce55","extension_number":"3001","vendor":"acme","model":"t46s"}'
+expect_status 201 "device of the drop-in vendor"
+raw GET /provision/001565acce55.cfg
+expect_status 200 "drop-in vendor serves a config (generic template)"
+check "config carries the extension" contains "$BODY" "3001"
+check "daemon survived the reload" kill -0 "$PID"
 stop_daemon TERM
 finish
