@@ -89,8 +89,9 @@ sqlite3_stmt *sq_stmt(struct sq *q, enum sq_stmt_id id, int *status)
     sqlite3_stmt *st = q->stmt[id];
     if (!st) {
         int rc = sqlite3_prepare_v3(q->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
-        if (rc != SQLITE_OK) {
-            *status = sq_status(q, rc, "prepare");
+        if (rc != SQLITE_OK || !st) {
+            /* OK with no statement means the SQL was empty: a bug here, not in the caller. */
+            *status = rc != SQLITE_OK ? sq_status(q, rc, "prepare") : ZTPD_STORAGE_EIO;
             sqlite3_finalize(st);
             return NULL;
         }
@@ -196,8 +197,9 @@ int64_t sq_col_time(sqlite3_stmt *st, int idx)
     char sep;
     /* Also accepts "YYYY-MM-DD HH:MM:SS" (sqlite's datetime()) and ignores any fraction/zone
      * suffix, so rows edited by hand still read back. */
-    if (!s || sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 7 ||
+    if (!s ||
+        sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 7 ||
         (sep != 'T' && sep != ' '))
         return 0;
     tm.tm_year -= 1900;
@@ -286,14 +288,13 @@ static int configure(struct sq *q, const char *path)
     if (status)
         return status;
     if (strcmp(mode, "wal") != 0 && strcmp(path, ":memory:") != 0)
-        sq_log(q, 1, "%s: journal_mode is '%s', not wal (file system without shared memory?)",
-               path, mode);
+        sq_log(q, 1, "%s: journal_mode is '%s', not wal (file system without shared memory?)", path,
+               mode);
     /* FULL: every COMMIT fsyncs the WAL, so an acknowledged write survives a process kill and
      * a power loss. The cost is one fsync per transaction, and high-rate writes are already
      * batched into one transaction per 100 ms by the core. */
-    return query_one(q, "PRAGMA synchronous=FULL", NULL, 0) == ZTPD_STORAGE_OK
-               ? ZTPD_STORAGE_OK
-               : ZTPD_STORAGE_EIO;
+    return query_one(q, "PRAGMA synchronous=FULL", NULL, 0) == ZTPD_STORAGE_OK ? ZTPD_STORAGE_OK
+                                                                               : ZTPD_STORAGE_EIO;
 }
 
 static int sq_open(void **handle, const struct ztpd_storage_host *host)
@@ -312,8 +313,8 @@ static int sq_open(void **handle, const struct ztpd_storage_host *host)
     }
     /* NOMUTEX: the core calls the backend from one thread at a time (open on the loop thread
      * at startup, everything else on the storage thread), so sqlite's own locking is waste. */
-    int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     int status = rc == SQLITE_OK ? configure(q, path) : sq_status(q, rc, path);
     if (status) {
         sq_log(q, 0, "cannot open database %s", path);

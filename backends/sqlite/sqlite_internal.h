@@ -111,8 +111,7 @@ int sq_extension_list(void *h, ztpd_extension_row_cb cb, void *arg);
 int sq_registration_upsert(void *h, const struct ztpd_registration_rec *r, int64_t *id_out);
 int sq_registration_delete(void *h, int64_t id);
 int sq_registration_list(void *h, ztpd_registration_row_cb cb, void *arg);
-int sq_registration_cleanup(void *h, const struct ztpd_cleanup_policy *p, int *removed,
-                            int *kept);
+int sq_registration_cleanup(void *h, const struct ztpd_cleanup_policy *p, int *removed, int *kept);
 int sq_request_append(void *h, const struct ztpd_request_rec *rows, size_t n);
 int sq_request_query(void *h, size_t limit, ztpd_request_row_cb cb, void *arg);
 int sq_request_trim(void *h, size_t keep);

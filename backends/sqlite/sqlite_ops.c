@@ -7,7 +7,7 @@
     "mac_address, extension_number, vendor, model, config_url, created_at, last_provisioned"
 #define EXT_COLS "number, name, password, created_at, updated_at"
 #define REG_COLS                                                                                   \
-    "mac_address, ip_address, extension_number, vendor, model, user_agent, transport, "          \
+    "mac_address, ip_address, extension_number, vendor, model, user_agent, transport, "            \
     "mac_source, contact_port, registered_at, last_registered, expires_at"
 #define REQ_COLS "at, mac_address, ip_address, path, user_agent, status"
 #define DISC_COLS                                                                                  \
@@ -55,8 +55,7 @@ const char *const sq_sql[SQ_STMT_COUNT] = {
     [SQ_REG_COUNT] = "SELECT COUNT(*) FROM registered_phones",
     [SQ_REQ_INSERT] = "INSERT INTO provisioning_requests (" REQ_COLS ") "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [SQ_REQ_QUERY] =
-        "SELECT id, " REQ_COLS " FROM provisioning_requests ORDER BY id DESC LIMIT ?1",
+    [SQ_REQ_QUERY] = "SELECT id, " REQ_COLS " FROM provisioning_requests ORDER BY id DESC LIMIT ?1",
     /* Finds the id of the newest row to drop through the rowid index, then deletes it and
      * everything older; with fewer than `keep` rows the subquery is NULL and nothing goes. */
     [SQ_REQ_TRIM] = "DELETE FROM provisioning_requests WHERE id <= "
@@ -396,8 +395,7 @@ static int count_row(sqlite3_stmt *st, void *ctx)
     return 1;
 }
 
-int sq_registration_cleanup(void *h, const struct ztpd_cleanup_policy *p, int *removed,
-                            int *kept)
+int sq_registration_cleanup(void *h, const struct ztpd_cleanup_policy *p, int *removed, int *kept)
 {
     struct sq *q = h;
     int own, n_removed = 0, n_kept = 0;

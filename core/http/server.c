@@ -45,9 +45,10 @@ struct ztpd_http_conn {
     struct ztpd_http_header *hdr_arr;
     char *path_buf;
 
-    int busy;    /* a request is with the handler */
-    int closing; /* uv_close issued */
-    int close_after;
+    uv_shutdown_t shutdown;
+    int busy;     /* a request is with the handler */
+    int shutting; /* last answer queued: FIN follows the written bytes, then close */
+    int closing;  /* uv_close issued */
     int reading;
     int handles; /* open libuv handles; freed when 0 and not busy */
 };
@@ -70,6 +71,7 @@ struct ztpd_http_server {
 
 static void conn_close(struct ztpd_http_conn *c);
 static void conn_process(struct ztpd_http_conn *c);
+static void conn_finish(struct ztpd_http_conn *c);
 
 const char *ztpd_http_reason(int status)
 {
@@ -323,10 +325,7 @@ static void conn_error(struct ztpd_http_conn *c, int status)
     LOG_D(MOD, "%s: answering %d and closing", c->peer_ip, status);
     if (buf)
         conn_write(c, buf, len);
-    c->close_after = 1;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    c->reading = 0;
-    conn_close(c);
+    conn_finish(c);
 }
 
 static void conn_maybe_free(struct ztpd_http_conn *c)
@@ -370,6 +369,28 @@ static void conn_close(struct ztpd_http_conn *c)
     uv_close((uv_handle_t *)&c->timer, handle_closed);
     /* uv_close on a stream lets queued writes finish or fail first; the error answer gets out. */
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    conn_close(req->data);
+}
+
+/* Ends the connection after the queued answer: uv_close alone may cancel a write that has not
+ * left yet, while shutdown sends FIN only after every queued byte. */
+static void conn_finish(struct ztpd_http_conn *c)
+{
+    if (c->closing || c->shutting)
+        return;
+    c->shutting = 1;
+    uv_timer_stop(&c->timer);
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) < 0)
+        conn_close(c);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -481,7 +502,7 @@ static void dispatch(struct ztpd_http_conn *c)
 
 static void conn_process(struct ztpd_http_conn *c)
 {
-    while (!c->busy && !c->closing && c->in_len > 0) {
+    while (!c->busy && !c->closing && !c->shutting && c->in_len > 0) {
         enum llhttp_errno e = llhttp_execute(&c->parser, c->in, c->in_len);
         size_t used;
         if (e == HPE_OK) {
@@ -502,7 +523,7 @@ static void conn_process(struct ztpd_http_conn *c)
             dispatch(c);
         }
     }
-    if (c->closing)
+    if (c->closing || c->shutting)
         return;
     if (c->busy) {
         /* Backpressure: no more reads while the handler works; pipelined bytes wait in c->in. */
@@ -548,7 +569,7 @@ void ztpd_http_respond(struct ztpd_http_req *req, int status, const char *conten
     }
     conn_write(c, buf, len);
     if (!keep) {
-        conn_close(c);
+        conn_finish(c);
         return;
     }
     conn_process(c);

@@ -166,6 +166,19 @@ static void filter_lib(lua_State *L, const struct lib_spec *spec)
     lua_remove(L, src);
 }
 
+/* Pushes a shallow copy of the table at idx. */
+static void push_copy(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+}
+
 /* Builds the safe globals, the per-sandbox library set and the sandbox metatable, and strips
  * the state's real globals down to the same safe set (the console and hooks share them). */
 static int setup_state(lua_State *L)
@@ -212,11 +225,14 @@ static int setup_state(lua_State *L)
         lua_insert(L, -2);
         lua_rawset(L, g);
     }
+    /* Copies, not the sandbox originals: code running in the real globals (the console) may
+     * change its string table without changing what later sandboxes start from. */
     lua_pushnil(L);
     while (lua_next(L, libt)) {
         lua_pushvalue(L, -2);
-        lua_insert(L, -2);
+        push_copy(L, -2);
         lua_rawset(L, g);
+        lua_pop(L, 1);
     }
     lua_pushvalue(L, g);
     lua_setfield(L, g, LUA_GNAME);
@@ -350,16 +366,8 @@ void ztpd_lua_push_sandbox(struct ztpd_lua *self)
     lua_rawgeti(L, LUA_REGISTRYINDEX, self->libs_ref);
     lua_pushnil(L);
     while (lua_next(L, -2)) {
-        int lib = lua_gettop(L);
-        lua_newtable(L);
-        lua_pushnil(L);
-        while (lua_next(L, lib)) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, lib + 1);
-        }
-        lua_pushvalue(L, lib - 1);
-        lua_insert(L, -2);
+        lua_pushvalue(L, -2);
+        push_copy(L, -2);
         lua_rawset(L, env);
         lua_pop(L, 1);
     }

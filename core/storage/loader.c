@@ -17,8 +17,8 @@ typedef void (*any_fn)(void);
  * rather than silently shifting every backend's table. */
 #define V1_MANDATORY_COUNT 24
 #define V1_MANDATORY_END offsetof(struct ztpd_storage_backend, ping)
-_Static_assert(V1_MANDATORY_END ==
-                   offsetof(struct ztpd_storage_backend, open) + V1_MANDATORY_COUNT * sizeof(any_fn),
+_Static_assert(V1_MANDATORY_END == offsetof(struct ztpd_storage_backend, open) +
+                                       V1_MANDATORY_COUNT * sizeof(any_fn),
                "mandatory part of the storage ABI v1 changed: bump ZTPD_STORAGE_ABI_MAJOR");
 _Static_assert(sizeof(struct ztpd_storage_backend) ==
                    offsetof(struct ztpd_storage_backend, count) + sizeof(any_fn),
@@ -29,7 +29,10 @@ struct fn_field {
     size_t off;
 };
 
-#define FN(f) {#f, offsetof(struct ztpd_storage_backend, f)}
+#define FN(f)                                                                                      \
+    {                                                                                              \
+#f, offsetof(struct ztpd_storage_backend, f)                                               \
+    }
 static const struct fn_field mandatory[V1_MANDATORY_COUNT] = {
     FN(open),
     FN(close),
@@ -140,17 +143,15 @@ static int validate(const struct ztpd_storage_backend *be, const char *path, cha
         return ZTPD_EABI;
     }
     if (be->abi_major != ZTPD_STORAGE_ABI_MAJOR) {
-        set_err(err, errlen,
-                "%s: built for storage ABI %u, daemon speaks %d: rebuild the backend", path,
-                (unsigned)be->abi_major, ZTPD_STORAGE_ABI_MAJOR);
+        set_err(err, errlen, "%s: built for storage ABI %u, daemon speaks %d: rebuild the backend",
+                path, (unsigned)be->abi_major, ZTPD_STORAGE_ABI_MAJOR);
         return ZTPD_EABI;
     }
     if (be->struct_size < V1_MANDATORY_END) {
         set_err(err, errlen,
                 "%s: descriptor struct_size %u is smaller than the %zu bytes ABI %d requires: "
                 "rebuild the backend",
-                path, (unsigned)be->struct_size, (size_t)V1_MANDATORY_END,
-                ZTPD_STORAGE_ABI_MAJOR);
+                path, (unsigned)be->struct_size, (size_t)V1_MANDATORY_END, ZTPD_STORAGE_ABI_MAJOR);
         return ZTPD_EABI;
     }
     if (!be->name || !*be->name) {

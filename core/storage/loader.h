@@ -8,8 +8,8 @@
 #include "ztpd/storage.h"
 
 struct ztpd_backend_module {
-    void *dl;                               /* dlopen handle */
-    const struct ztpd_storage_backend *be;  /* validated descriptor (owned by the module) */
+    void *dl;                              /* dlopen handle */
+    const struct ztpd_storage_backend *be; /* validated descriptor (owned by the module) */
     char *path;
 };
 

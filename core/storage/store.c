@@ -61,8 +61,8 @@ struct ztpd_store {
     int timer_armed;
     int batch_failing;
     int drop_warned;
-    int up;       /* from the statuses delivered so far, in submission order */
-    int refusing; /* the stop marker came back: later ops were refused, not run */
+    int up;               /* from the statuses delivered so far, in submission order */
+    int refusing;         /* the stop marker came back: later ops were refused, not run */
     struct op_queue late; /* refused while the handles close; answered in the close callback */
     int open_handles;
     void (*stop_cb)(void *arg);
@@ -301,8 +301,8 @@ int ztpd_store_open(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_
         snprintf(err, errlen, "storage: invalid arguments");
         return ZTPD_EINVAL;
     }
-    const char *name = cfg->storage_backend && *cfg->storage_backend ? cfg->storage_backend
-                                                                       : "sqlite";
+    const char *name =
+        cfg->storage_backend && *cfg->storage_backend ? cfg->storage_backend : "sqlite";
     int r = ztpd_loader_find(cfg->module_dir, name, path, sizeof path);
     if (r == ZTPD_EINVAL) {
         snprintf(err, errlen, "storage.backend: invalid backend name '%s'", name);

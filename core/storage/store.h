@@ -27,7 +27,7 @@ typedef void (*ztpd_store_done_fn)(struct ztpd_store_op *op);
 struct ztpd_store_op {
     ztpd_store_run_fn run;
     ztpd_store_done_fn done;
-    int status; /* ZTPD_STORAGE_* result set by run() */
+    int status;                 /* ZTPD_STORAGE_* result set by run() */
     struct ztpd_store_op *next; /* queue link, owned by the store */
 };
 

@@ -138,17 +138,17 @@ MOCK_UNUSED static int m_discovered_list(void *h, ztpd_discovered_row_cb cb, voi
     return ZTPD_STORAGE_OK;
 }
 
-/* Every mandatory function, for designated initializers; a mock overrides one after it. */
+/* Every mandatory function, for the designated initializer of a descriptor. */
 #define MOCK_MANDATORY                                                                             \
-    .open = m_open, .close = m_close, .migrate = m_migrate, .begin = m_txn, .commit = m_txn,     \
-    .rollback = m_txn, .device_put = m_device_put, .device_get = m_device_get,                   \
-    .device_delete = m_by_key, .device_list = m_device_list, .device_touch = m_device_touch,     \
-    .extension_put = m_extension_put, .extension_delete = m_by_key,                              \
-    .extension_list = m_extension_list, .registration_upsert = m_registration_upsert,            \
-    .registration_delete = m_registration_delete, .registration_list = m_registration_list,      \
-    .registration_cleanup = m_registration_cleanup, .request_append = m_request_append,          \
-    .request_query = m_request_query, .request_trim = m_request_trim,                            \
-    .discovered_upsert = m_discovered_upsert, .discovered_list = m_discovered_list,              \
+    .open = m_open, .close = m_close, .migrate = m_migrate, .begin = m_txn, .commit = m_txn,       \
+    .rollback = m_txn, .device_put = m_device_put, .device_get = m_device_get,                     \
+    .device_delete = m_by_key, .device_list = m_device_list, .device_touch = m_device_touch,       \
+    .extension_put = m_extension_put, .extension_delete = m_by_key,                                \
+    .extension_list = m_extension_list, .registration_upsert = m_registration_upsert,              \
+    .registration_delete = m_registration_delete, .registration_list = m_registration_list,        \
+    .registration_cleanup = m_registration_cleanup, .request_append = m_request_append,            \
+    .request_query = m_request_query, .request_trim = m_request_trim,                              \
+    .discovered_upsert = m_discovered_upsert, .discovered_list = m_discovered_list,                \
     .discovered_delete = m_by_key
 
 /* The entry point every mock but no_entry exports. */

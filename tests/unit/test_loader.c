@@ -183,8 +183,8 @@ static void test_find_rejects_path_tricks(void **state)
 {
     (void)state;
     char out[512];
-    const char *bad[] = {"", "../sqlite", "a/b", "/etc/passwd", "Sqlite", "sqlite.so", "a-b",
-                         "sq lite", ".."};
+    const char *bad[] = {"",          "../sqlite", "a/b",     "/etc/passwd", "Sqlite",
+                         "sqlite.so", "a-b",       "sq lite", ".."};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(ztpd_loader_find(NULL, bad[i], out, sizeof out), ZTPD_EINVAL);
     assert_int_equal(ztpd_loader_find(NULL, NULL, out, sizeof out), ZTPD_EINVAL);

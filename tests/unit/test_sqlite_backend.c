@@ -390,10 +390,9 @@ static int collect_reg(const struct ztpd_registration_rec *row, void *arg)
 {
     struct collect *c = arg;
     c->ids[c->n] = row->id;
-    snprintf(c->keys[c->n], sizeof c->keys[0], "%s|%s|%s|%d|%s|%lld|%lld|%lld", row->mac,
-             row->ip, row->extension, row->port, row->transport,
-             (long long)row->first_registered, (long long)row->last_registered,
-             (long long)row->expires_at);
+    snprintf(c->keys[c->n], sizeof c->keys[0], "%s|%s|%s|%d|%s|%lld|%lld|%lld", row->mac, row->ip,
+             row->extension, row->port, row->transport, (long long)row->first_registered,
+             (long long)row->last_registered, (long long)row->expires_at);
     c->n++;
     return 0;
 }
@@ -439,8 +438,10 @@ static void test_registrations(void **state)
 static void insert_guide_rows(struct fixture *f)
 {
     struct ztpd_registration_rec rows[] = {
-        reg("001565123456", "192.168.1.100", "1001"), reg("", "192.168.1.101", "1002"),
-        reg("001565abcdef", "", "1003"),              reg("001565112233", "192.168.1.102", ""),
+        reg("001565123456", "192.168.1.100", "1001"),
+        reg("", "192.168.1.101", "1002"),
+        reg("001565abcdef", "", "1003"),
+        reg("001565112233", "192.168.1.102", ""),
         reg("001565445566", "192.168.1.103", "1005"),
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -475,8 +476,9 @@ static void test_registration_cleanup_policy_and_empty_strings(void **state)
     /* Rows written by other tools may hold '' rather than NULL: both count as missing. */
     struct raw r;
     raw_open(&r);
-    raw_sql(&r, "INSERT INTO registered_phones (mac_address, ip_address, extension_number) "
-                "VALUES ('', '10.0.0.9', '1009')",
+    raw_sql(&r,
+            "INSERT INTO registered_phones (mac_address, ip_address, extension_number) "
+            "VALUES ('', '10.0.0.9', '1009')",
             NULL);
     raw_close(&r);
     struct ztpd_cleanup_policy mac_only = {1, 0, 0};
@@ -485,8 +487,7 @@ static void test_registration_cleanup_policy_and_empty_strings(void **state)
                      ZTPD_STORAGE_OK);
     assert_int_equal(removed, 2);
     assert_int_equal(kept, 4);
-    assert_int_equal(f->be->registration_cleanup(f->h, NULL, &removed, &kept),
-                     ZTPD_STORAGE_EINVAL);
+    assert_int_equal(f->be->registration_cleanup(f->h, NULL, &removed, &kept), ZTPD_STORAGE_EINVAL);
 }
 
 /* --- request log --- */

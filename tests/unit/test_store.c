@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -450,9 +452,9 @@ static void test_failed_batch_kept_and_retried(void **state)
     struct t *t = *state;
     struct test_op seed = {0};
     set_device(&seed, 7);
-    assert_int_equal(ztpd_store_backend(t->s)->device_put(ztpd_store_handle(t->s), &seed.dev,
-                                                          ZTPD_PUT_INSERT),
-                     0);
+    assert_int_equal(
+        ztpd_store_backend(t->s)->device_put(ztpd_store_handle(t->s), &seed.dev, ZTPD_PUT_INSERT),
+        0);
     assert_int_equal(ztpd_store_start(t->s), 0);
     struct test_op *begin = new_op(t, 0, run_begin);
     begin->op.done = free_done;
@@ -547,6 +549,53 @@ static void test_free_without_start_answers_ops(void **state)
     assert_int_equal(t->n_done, 1);
     assert_int_equal(t->statuses[0], ZTPD_STORAGE_EUNAVAIL);
     free(o);
+}
+
+static void kill_self_done(struct ztpd_store_op *op)
+{
+    /* The write is acknowledged: die the hardest way, with no chance to flush or close. */
+    if (op->status == ZTPD_STORAGE_OK)
+        raise(SIGKILL);
+    _exit(4);
+}
+
+static void test_acknowledged_write_survives_sigkill(void **state)
+{
+    struct t *t = *state;
+    /* The child gets its own connection: none may cross a fork. */
+    ztpd_store_free(t->s);
+    t->s = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uv_loop_t loop;
+        struct ztpd_store *s = NULL;
+        char err[512];
+        struct test_op o = {0};
+        if (uv_loop_init(&loop) != 0 || ztpd_store_open(&s, &loop, t->cfg, err, sizeof err) != 0 ||
+            ztpd_store_start(s) != 0)
+            _exit(2);
+        set_device(&o, 42);
+        o.op.run = run_put;
+        o.op.done = kill_self_done;
+        o.t = t;
+        ztpd_store_submit(s, &o.op);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        _exit(3);
+    }
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFSIGNALED(wst));
+    assert_int_equal(WTERMSIG(wst), SIGKILL);
+
+    struct ztpd_store *s2 = NULL;
+    char err[512];
+    struct ztpd_device_rec d;
+    assert_int_equal(ztpd_store_open(&s2, &t->loop, t->cfg, err, sizeof err), 0);
+    assert_int_equal(ztpd_store_backend(s2)->device_get(ztpd_store_handle(s2), "00156500002a", &d),
+                     ZTPD_STORAGE_OK);
+    assert_string_equal(d.extension, "1042");
+    ztpd_store_free(s2);
 }
 
 static void test_open_errors(void **state)
@@ -690,6 +739,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_without_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_without_start_answers_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acknowledged_write_survives_sigkill, setup, teardown),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_batch_dedupe_and_take),

@@ -92,6 +92,8 @@ static int setup(void **state)
     mkdirs(g_tmp);
     if (ztpd_lua_new(&L))
         return -1;
+    /* a tenth of the default keeps the runaway-script cases quick under the sanitizers */
+    ztpd_lua_set_budget(L, 1000000);
     *state = L;
     return 0;
 }
@@ -392,6 +394,84 @@ static void test_load_dirs_override(void **state)
     vs = NULL;
     assert_int_equal(ztpd_vendors_load(&vs, L, none), ZTPD_ENOENT);
     assert_null(vs);
+}
+
+/* The detect patterns capture model, firmware and MAC from the User-Agents of VENDORS.md. The
+ * patterns run in Lua: a generated vendor file checks them at its top level. */
+static void test_detect_patterns(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], err[1024], path[2048];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    static const struct {
+        const char *vendor;
+        int sip;
+        const char *ua, *model, *fw, *mac; /* model NULL: must not match */
+    } cases[] = {
+        {"yealink", 0, "Yealink SIP-T46S 66.86.0.15 80:5e:c0:aa:bb:cc", "T46S", "66.86.0.15",
+         "80:5e:c0:aa:bb:cc"},
+        {"yealink", 0, "yealink SIP-T28P 2.70.0.140 00:15:65:13:ae:0b", "T28P", "2.70.0.140",
+         "00:15:65:13:ae:0b"},
+        {"yealink", 0, "Yealink SIP-T56A 58.80.0.25 001565f429a4", "T56A", "58.80.0.25",
+         "001565f429a4"},
+        {"yealink", 0, "Yealink SIP VP-T49G 51.80.0.10 00:15:65:11:22:33", "T49G", "51.80.0.10",
+         "00:15:65:11:22:33"},
+        {"yealink", 1, "Yealink SIP-T23G 44.80.0.60", "T23G", "44.80.0.60", NULL},
+        {"yealink", 0, "Zultys ZIP 37G - 27.71.132.29", NULL, NULL, NULL},
+        {"zultys", 0, "Zultys ZIP 37G - 27.71.132.29", "ZIP 37G", "27.71.132.29", NULL},
+        {"zultys", 1, "Zultys ZIP 33G - 47.80.132.4", "ZIP 33G", "47.80.132.4", NULL},
+        {"polycom", 0, "FileTransport PolycomVVX-VVX_450-UA/5.9.1.0615 Type/Application", "VVX_450",
+         "5.9.1.0615", NULL},
+        {"polycom", 1, "PolycomVVX-VVX_450-UA/6.4.3.1234", "VVX_450", "6.4.3.1234", NULL},
+        {"polycom", 1, "PolycomSoundPointIP SPIP_550 UA 3.3.2.0413", "SPIP_550", "3.3.2.0413",
+         NULL},
+        {"cisco", 0, "Cisco/SPA504G-7.5.5 (8843E157DDCC)(CBT141100HR)", "SPA504G", "7.5.5", NULL},
+        {"cisco", 1, "Cisco/SPA525G2-7.6.1(ES_RC01)", "SPA525G2", "7.6.1(ES_RC01)", NULL},
+        {"grandstream", 0, "Grandstream Model HW GXV3350  V1.3A SW 1.0.1.8 DevId c074ad150b88",
+         "GXV3350", "1.0.1.8", "c074ad150b88"},
+        {"grandstream", 0, "Grandstream Model HW GXP2135 SW 1.0.7.97 DevId 000b828aa872", "GXP2135",
+         "1.0.7.97", "000b828aa872"},
+        {"grandstream", 1, "Grandstream GXP2130 1.0.7.25", "GXP2130", "1.0.7.25", NULL},
+        {"grandstream", 1, "Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859", NULL,
+         NULL, NULL},
+    };
+    size_t cap = 16384, len = 0;
+    char *src = malloc(cap);
+    assert_non_null(src);
+    len += (size_t)snprintf(src + len, cap - len,
+                            "local function check(pat, ua, m, f, mac)\n"
+                            "  local a, b, c = string.match(ua, pat)\n"
+                            "  if a ~= m or (m and (b ~= f or (mac and c ~= mac))) then\n"
+                            "    error(ua .. ' => ' .. tostring(a) .. ' ' .. tostring(b) .. ' '"
+                            " .. tostring(c), 0)\n"
+                            "  end\n"
+                            "end\n");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct ztpd_vendor *v = ztpd_vendors_find(vs, cases[i].vendor);
+        const char *pat = cases[i].sip ? v->sip_ua_pattern : v->http_ua_pattern;
+        assert_non_null(pat);
+        len += (size_t)snprintf(
+            src + len, cap - len, "check([==[%s]==], [==[%s]==], %s%s%s, %s%s%s, %s%s%s)\n", pat,
+            cases[i].ua, cases[i].model ? "[==[" : "", cases[i].model ? cases[i].model : "nil",
+            cases[i].model ? "]==]" : "", cases[i].fw ? "[==[" : "",
+            cases[i].fw ? cases[i].fw : "nil", cases[i].fw ? "]==]" : "",
+            cases[i].mac ? "[==[" : "", cases[i].mac ? cases[i].mac : "nil",
+            cases[i].mac ? "]==]" : "");
+        assert_true(len < cap);
+    }
+    len += (size_t)snprintf(src + len, cap - len, "return { name = 'detect', " GOOD_REST);
+    assert_true(len < cap);
+    write_file(g_tmp, "detect.lua", src, len);
+    free(src);
+    snprintf(path, sizeof path, "%s/detect.lua", g_tmp);
+    struct ztpd_vendor *v = NULL;
+    if (ztpd_vendor_load_file(&v, L, path, err, sizeof err))
+        fail_msg("%s", err);
+    ztpd_vendor_free(v, L);
+    ztpd_vendors_free(vs, L);
 }
 
 /* The example in docs/vendor-profiles.md is a working vendor file. */
@@ -743,15 +823,11 @@ static void test_role_templates_render(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin_vendors),
-        cmocka_unit_test(test_bad_vendor_files),
-        cmocka_unit_test(test_sandbox_isolation),
-        cmocka_unit_test(test_load_dirs_override),
-        cmocka_unit_test(test_doc_example),
-        cmocka_unit_test(test_prepare_builtin),
-        cmocka_unit_test(test_prepare_values_and_errors),
-        cmocka_unit_test(test_templates_render),
-        cmocka_unit_test(test_role_templates_render),
+        cmocka_unit_test(test_builtin_vendors),   cmocka_unit_test(test_bad_vendor_files),
+        cmocka_unit_test(test_sandbox_isolation), cmocka_unit_test(test_load_dirs_override),
+        cmocka_unit_test(test_doc_example),       cmocka_unit_test(test_detect_patterns),
+        cmocka_unit_test(test_prepare_builtin),   cmocka_unit_test(test_prepare_values_and_errors),
+        cmocka_unit_test(test_templates_render),  cmocka_unit_test(test_role_templates_render),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -132,10 +132,10 @@ typedef int (*ztpd_registration_row_cb)(const struct ztpd_registration_rec *row,
 typedef int (*ztpd_request_row_cb)(const struct ztpd_request_rec *row, void *arg);
 typedef int (*ztpd_discovered_row_cb)(const struct ztpd_discovered_rec *row, void *arg);
 
-/* Device put modes. */
+/* Device put modes. UPSERT keeps the created_at of an existing row, and its last_provisioned
+ * too when the new value is 0. */
 #define ZTPD_PUT_INSERT 0 /* fail with ECONFLICT when the key exists */
-#define ZTPD_PUT_UPSERT 1 /* insert or replace (created_at of an existing row is kept, and
-                            * last_provisioned too when the new value is 0) */
+#define ZTPD_PUT_UPSERT 1 /* insert or replace */
 
 /* A list callback returning non-zero stops the iteration; the list call then returns 0. */
 struct ztpd_storage_backend {
