@@ -60,8 +60,10 @@ int ztpd_api_auth_init(struct ztpd_app *app, char *err, size_t errlen)
         fclose(f);
         tok[strcspn(tok, "\r\n")] = '\0';
         if (!ok || strlen(tok) < 16) {
-            snprintf(err, errlen, "%s: API token file is empty or too short; delete it to "
-                                  "generate a new token", path);
+            snprintf(err, errlen,
+                     "%s: API token file is empty or too short; delete it to "
+                     "generate a new token",
+                     path);
             return ZTPD_EIO;
         }
         LOG_I(MOD, "API token read from %s", path);

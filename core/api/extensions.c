@@ -21,9 +21,9 @@ static json_t *extension_json(struct ztpd_app *app, const struct ztpd_extension_
     json_object_set_new(o, "number", json_string(e->number));
     json_object_set_new(o, "name", json_string(e->name));
     json_object_set_new(o, "has_password", json_boolean(e->password[0] != '\0'));
-    json_object_set_new(o, "devices",
-                        json_integer((json_int_t)ztpd_registry_devices_for_extension(app->reg,
-                                                                                     e->number)));
+    json_object_set_new(
+        o, "devices",
+        json_integer((json_int_t)ztpd_registry_devices_for_extension(app->reg, e->number)));
     ztpd_time_iso(e->created_at, t);
     json_object_set_new(o, "created_at", e->created_at ? json_string(t) : json_null());
     ztpd_time_iso(e->updated_at, t);
@@ -31,8 +31,7 @@ static json_t *extension_json(struct ztpd_app *app, const struct ztpd_extension_
     return o;
 }
 
-static void list_extensions(struct ztpd_http_req *req, const struct ztpd_route_match *m,
-                            void *arg)
+static void list_extensions(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
 {
     struct ztpd_app *app = arg;
     (void)m;
@@ -100,16 +99,16 @@ static int read_fields(struct ztpd_http_req *req, json_t *body, struct ztpd_exte
         return -1;
     if (name_s) {
         if (!valid_name(name_s)) {
-            api_error(req, 400, "name", "name: control characters (such as newlines) are not "
-                                        "allowed");
+            api_error(req, 400, "name",
+                      "name: control characters (such as newlines) are not "
+                      "allowed");
             return -1;
         }
         snprintf(e->name, sizeof e->name, "%s", name_s);
     }
     if (pw_s) {
         if (strlen(pw_s) < 4 || !valid_name(pw_s)) {
-            api_error(req, 400, "password",
-                      "password: must be at least 4 printable characters");
+            api_error(req, 400, "password", "password: must be at least 4 printable characters");
             return -1;
         }
         snprintf(e->password, sizeof e->password, "%s", pw_s);
@@ -120,8 +119,7 @@ static int read_fields(struct ztpd_http_req *req, json_t *body, struct ztpd_exte
     return 0;
 }
 
-static void create_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m,
-                             void *arg)
+static void create_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
 {
     struct ztpd_app *app = arg;
     (void)m;
@@ -156,8 +154,7 @@ static void create_extension(struct ztpd_http_req *req, const struct ztpd_route_
     api_write_submit(w);
 }
 
-static void update_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m,
-                             void *arg)
+static void update_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
 {
     struct ztpd_app *app = arg;
     if (!api_authorized(app, req))
@@ -203,8 +200,7 @@ static void extension_deleted(struct api_write *w)
     api_json(w->req, 200, o);
 }
 
-static void delete_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m,
-                             void *arg)
+static void delete_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
 {
     struct ztpd_app *app = arg;
     if (!api_authorized(app, req))

@@ -87,9 +87,10 @@ int api_authorized(struct ztpd_app *app, struct ztpd_http_req *req)
     }
     json_t *o = json_object();
     json_object_set_new(o, "success", json_false());
-    json_object_set_new(o, "error", json_string(h ? "invalid API token"
-                                                  : "authentication required: send "
-                                                    "'Authorization: Bearer <token>'"));
+    json_object_set_new(o, "error",
+                        json_string(h ? "invalid API token"
+                                      : "authentication required: send "
+                                        "'Authorization: Bearer <token>'"));
     json_object_set_new(o, "field", json_string("Authorization"));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -117,8 +118,8 @@ void api_storage_error(struct ztpd_http_req *req, int status, const char *what)
     }
 }
 
-const char *api_member_string(struct ztpd_http_req *req, json_t *obj, const char *name,
-                              char *buf, size_t buflen, int *bad)
+const char *api_member_string(struct ztpd_http_req *req, json_t *obj, const char *name, char *buf,
+                              size_t buflen, int *bad)
 {
     json_t *v = json_object_get(obj, name);
     if (!v || json_is_null(v))

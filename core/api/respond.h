@@ -21,7 +21,7 @@ int api_authorized(struct ztpd_app *app, struct ztpd_http_req *req);
 void api_storage_error(struct ztpd_http_req *req, int status, const char *what);
 /* Reads a string (or integer, for numbers such as extensions) member; NULL if absent.
  * Answers 400 naming the field and sets *bad when present with another type. */
-const char *api_member_string(struct ztpd_http_req *req, json_t *obj, const char *name,
-                              char *buf, size_t buflen, int *bad);
+const char *api_member_string(struct ztpd_http_req *req, json_t *obj, const char *name, char *buf,
+                              size_t buflen, int *bad);
 
 #endif

@@ -84,8 +84,7 @@ static int match(const char *pat, const char *path, struct ztpd_route_match *m)
                 return 0;
             const char *end = strchr(path, '/');
             size_t len = end ? (size_t)(end - path) : strlen(path);
-            if (len == 0 || used + len + 1 > sizeof m->buf ||
-                m->n_params == ZTPD_ROUTE_MAX_PARAMS)
+            if (len == 0 || used + len + 1 > sizeof m->buf || m->n_params == ZTPD_ROUTE_MAX_PARAMS)
                 return 0;
             memcpy(m->buf + used, path, len);
             m->buf[used + len] = '\0';

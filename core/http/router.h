@@ -1,7 +1,7 @@
 /* Maps (method, path) to handlers. Patterns are literal segments with "{name}" captures
  * ("/api/extensions/{number}") or a trailing "*" that matches the rest of the path
- * ("/provision/" followed by "*"). The first route added that matches wins; a path that matches some route
- * but not its method gives 405 with the allowed methods. */
+ * ("/provision/" followed by "*"). The first route added that matches wins; a path that matches
+ * some route but not its method gives 405 with the allowed methods. */
 #ifndef ZTPD_HTTP_ROUTER_H
 #define ZTPD_HTTP_ROUTER_H
 

@@ -76,25 +76,44 @@ static void conn_finish(struct ztpd_http_conn *c);
 const char *ztpd_http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     }
     return "Unknown";
 }
@@ -627,9 +646,9 @@ static void on_connection(uv_stream_t *ls, int status)
     conn_process(c);
 }
 
-int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const char *host,
-                         int port, const struct ztpd_http_limits *limits,
-                         ztpd_http_handler handler, void *arg, char *err, size_t errlen)
+int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const char *host, int port,
+                         const struct ztpd_http_limits *limits, ztpd_http_handler handler,
+                         void *arg, char *err, size_t errlen)
 {
     struct ztpd_http_server *s = calloc(1, sizeof *s);
     if (!s)

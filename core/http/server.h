@@ -22,10 +22,10 @@ struct ztpd_http_header {
 
 struct ztpd_http_req {
     struct ztpd_http_conn *conn;
-    const char *method; /* "GET", "POST", ... */
-    const char *path;   /* percent-decoded path, without the query; never contains NUL */
+    const char *method;   /* "GET", "POST", ... */
+    const char *path;     /* percent-decoded path, without the query; never contains NUL */
     const char *raw_path; /* as sent, without the query */
-    const char *query;  /* raw query after '?', or "" */
+    const char *query;    /* raw query after '?', or "" */
     const struct ztpd_http_header *headers;
     size_t n_headers;
     const char *body; /* NUL-terminated for convenience; body_len excludes it */
@@ -45,9 +45,9 @@ typedef void (*ztpd_http_handler)(struct ztpd_http_req *req, void *arg);
 
 /* Creates a server bound to host:port (not yet accepting). *out owned by the caller, released
  * with ztpd_http_server_close(). Returns 0 or ZTPD_EIO with the reason in err. */
-int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const char *host,
-                         int port, const struct ztpd_http_limits *limits,
-                         ztpd_http_handler handler, void *arg, char *err, size_t errlen);
+int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const char *host, int port,
+                         const struct ztpd_http_limits *limits, ztpd_http_handler handler,
+                         void *arg, char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 int ztpd_http_server_port(const struct ztpd_http_server *s);

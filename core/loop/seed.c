@@ -78,8 +78,9 @@ static int seed_devices(struct ztpd_app *app, const struct ztpd_storage_backend 
             d.created_at = ztpd_time_now();
         int rc = be->device_put(h, &d, ZTPD_PUT_UPSERT);
         if (rc) {
-            snprintf(err, errlen, "%s:%d: provisioning.devices[%zu]: cannot store device %s "
-                                  "(backend error %d)",
+            snprintf(err, errlen,
+                     "%s:%d: provisioning.devices[%zu]: cannot store device %s "
+                     "(backend error %d)",
                      cfg->path, cd->line, i, d.mac, rc);
             return ZTPD_EIO;
         }
@@ -112,8 +113,9 @@ static int validate_devices(struct ztpd_app *app, char *err, size_t errlen)
             return ZTPD_ECONFIG;
         }
         if (!ztpd_vendor_model(v, cd->model)) {
-            snprintf(err, errlen, "%s:%d: provisioning.devices[%zu].model: vendor %s has no "
-                                  "model '%s'",
+            snprintf(err, errlen,
+                     "%s:%d: provisioning.devices[%zu].model: vendor %s has no "
+                     "model '%s'",
                      cfg->path, cd->line, i, v->name, cd->model);
             return ZTPD_ECONFIG;
         }

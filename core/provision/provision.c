@@ -219,8 +219,7 @@ static int mac_of_path(const char *path, char mac[ZTPD_MAC_LEN + 1])
     return ztpd_mac_normalize(file, len, mac);
 }
 
-static void handle_provision(struct ztpd_http_req *req, const struct ztpd_route_match *m,
-                             void *arg)
+static void handle_provision(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
 {
     struct ztpd_provision *p = arg;
     struct ztpd_app *app = p->app;

@@ -102,7 +102,8 @@ static int load_dir(struct ztpd_templates *ts, size_t di, const char *dir,
         int rc = e->src ? ztpd_tpl_compile(&e->tpl, e->src, e->len, err, sizeof err) : ZTPD_EIO;
         if (rc) {
             const struct entry *old = prev_entry(prev, di, de->d_name);
-            LOG_E(MOD, "%s: %s%s", path, rc == ZTPD_EIO ? "cannot read (or larger than 1 MiB)" : err,
+            LOG_E(MOD, "%s: %s%s", path,
+                  rc == ZTPD_EIO ? "cannot read (or larger than 1 MiB)" : err,
                   old ? "; keeping the previous version" : "");
             free(e->src);
             e->src = NULL;

@@ -62,8 +62,7 @@ int ztpd_registry_load(struct ztpd_registry *r, const struct ztpd_storage_backen
     return rc;
 }
 
-const struct ztpd_device_rec *ztpd_registry_device(const struct ztpd_registry *r,
-                                                   const char *mac)
+const struct ztpd_device_rec *ztpd_registry_device(const struct ztpd_registry *r, const char *mac)
 {
     return ztpd_hmap_get(r->devices, mac);
 }
@@ -209,8 +208,7 @@ int ztpd_registry_extension_remove(struct ztpd_registry *r, const char *number)
     return 0;
 }
 
-const struct ztpd_extension_rec **ztpd_registry_extensions(const struct ztpd_registry *r,
-                                                           size_t *n)
+const struct ztpd_extension_rec **ztpd_registry_extensions(const struct ztpd_registry *r, size_t *n)
 {
     return (const struct ztpd_extension_rec **)sorted(r->extensions, n, cmp_extension);
 }

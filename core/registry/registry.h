@@ -22,8 +22,7 @@ void ztpd_registry_free(struct ztpd_registry *r);
 int ztpd_registry_load(struct ztpd_registry *r, const struct ztpd_storage_backend *be, void *h);
 
 /* Device lookup by normalized MAC, or NULL. */
-const struct ztpd_device_rec *ztpd_registry_device(const struct ztpd_registry *r,
-                                                   const char *mac);
+const struct ztpd_device_rec *ztpd_registry_device(const struct ztpd_registry *r, const char *mac);
 /* Inserts or replaces a device (copied). 0 or ZTPD_ENOMEM. */
 int ztpd_registry_device_put(struct ztpd_registry *r, const struct ztpd_device_rec *d);
 /* Removes a device; 0 or ZTPD_ENOENT. */

@@ -43,8 +43,7 @@ struct ztpd_tpl;
 
 /* Compiles src. On a syntax error (unbalanced or mismatched section, unterminated tag) returns
  * ZTPD_ESYNTAX with "line N: reason" in err. *out owned by the caller. */
-int ztpd_tpl_compile(struct ztpd_tpl **out, const char *src, size_t len, char *err,
-                     size_t errlen);
+int ztpd_tpl_compile(struct ztpd_tpl **out, const char *src, size_t len, char *err, size_t errlen);
 /* Frees a compiled template (NULL is fine). */
 void ztpd_tpl_free(struct ztpd_tpl *t);
 
@@ -52,14 +51,12 @@ void ztpd_tpl_free(struct ztpd_tpl *t);
  * An unknown placeholder (not set in any scope, after alias resolution) is an error:
  * returns ZTPD_ENOENT with "line N: unknown placeholder NAME" in err. */
 int ztpd_tpl_render(const struct ztpd_tpl *t, const struct ztpd_tpl_ctx *ctx,
-                    enum ztpd_tpl_format fmt, char **out, size_t *outlen, char *err,
-                    size_t errlen);
+                    enum ztpd_tpl_format fmt, char **out, size_t *outlen, char *err, size_t errlen);
 
 /* Calls cb for every placeholder and section name used by the template (canonical names,
  * with the line), for `ztpd template check`. */
-void ztpd_tpl_names(const struct ztpd_tpl *t, void (*cb)(const char *name, int line, int section,
-                                                          void *arg),
-                    void *arg);
+void ztpd_tpl_names(const struct ztpd_tpl *t,
+                    void (*cb)(const char *name, int line, int section, void *arg), void *arg);
 
 /* Escapes one value for fmt, appending to a malloc'd buffer: exposed for tests and for
  * vendor helpers. Returns a new string the caller frees, or NULL on ENOMEM. */

@@ -44,12 +44,12 @@ static void test_rejects(void **state)
 {
     (void)state;
     rejects("");
-    rejects("00156512345");         /* 11 digits */
-    rejects("0015651234567");       /* 13 digits */
-    rejects("00:15:65:12:34");      /* 5 groups */
+    rejects("00156512345");    /* 11 digits */
+    rejects("0015651234567");  /* 13 digits */
+    rejects("00:15:65:12:34"); /* 5 groups */
     rejects("00:15:65:12:34:56:78");
-    rejects("00:15-65:12:34:56");   /* mixed separators */
-    rejects("0:015:65:12:34:56");   /* misplaced separator */
+    rejects("00:15-65:12:34:56"); /* mixed separators */
+    rejects("0:015:65:12:34:56"); /* misplaced separator */
     rejects("00::1565:12:34:56");
     rejects(":00:15:65:12:34:56");
     rejects("00:15:65:12:34:56:");

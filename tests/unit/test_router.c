@@ -25,8 +25,8 @@ static struct ztpd_router *make(void)
     assert_int_equal(ztpd_router_new(&r), 0);
     assert_int_equal(ztpd_router_add(r, "GET", "/api/provisioning/devices", h, &tag_a), 0);
     assert_int_equal(ztpd_router_add(r, "POST", "/api/provisioning/devices", h, &tag_b), 0);
-    assert_int_equal(
-        ztpd_router_add(r, "PUT", "/api/provisioning/devices/{mac}/touch", h, &tag_c), 0);
+    assert_int_equal(ztpd_router_add(r, "PUT", "/api/provisioning/devices/{mac}/touch", h, &tag_c),
+                     0);
     assert_int_equal(ztpd_router_add(r, "GET", "/provision/*", h, &tag_d), 0);
     return r;
 }
@@ -39,24 +39,24 @@ static void test_literal_and_method(void **state)
     void *arg;
     struct ztpd_route_match m;
     char allow[64];
-    assert_int_equal(ztpd_router_find(r, "GET", "/api/provisioning/devices", &hh, &arg, &m,
-                                      allow, sizeof allow),
-                     0);
+    assert_int_equal(
+        ztpd_router_find(r, "GET", "/api/provisioning/devices", &hh, &arg, &m, allow, sizeof allow),
+        0);
     assert_ptr_equal(arg, &tag_a);
-    assert_int_equal(ztpd_router_find(r, "POST", "/api/provisioning/devices", &hh, &arg, &m,
-                                      allow, sizeof allow),
+    assert_int_equal(ztpd_router_find(r, "POST", "/api/provisioning/devices", &hh, &arg, &m, allow,
+                                      sizeof allow),
                      0);
     assert_ptr_equal(arg, &tag_b);
-    assert_int_equal(ztpd_router_find(r, "HEAD", "/api/provisioning/devices", &hh, &arg, &m,
-                                      allow, sizeof allow),
+    assert_int_equal(ztpd_router_find(r, "HEAD", "/api/provisioning/devices", &hh, &arg, &m, allow,
+                                      sizeof allow),
                      0);
     assert_ptr_equal(arg, &tag_a);
     assert_int_equal(ztpd_router_find(r, "DELETE", "/api/provisioning/devices", &hh, &arg, &m,
                                       allow, sizeof allow),
                      ZTPD_EINVAL);
     assert_string_equal(allow, "GET, POST");
-    assert_int_equal(ztpd_router_find(r, "GET", "/api/provisioning/devicesx", &hh, &arg, &m,
-                                      allow, sizeof allow),
+    assert_int_equal(ztpd_router_find(r, "GET", "/api/provisioning/devicesx", &hh, &arg, &m, allow,
+                                      sizeof allow),
                      ZTPD_ENOENT);
     ztpd_router_free(r);
 }
@@ -76,8 +76,8 @@ static void test_captures(void **state)
     assert_int_equal(m.n_params, 1);
     assert_string_equal(m.params[0], "00:15:65:12:34:56");
     /* An empty capture or an extra segment does not match. */
-    assert_int_equal(ztpd_router_find(r, "PUT", "/api/provisioning/devices//touch", &hh, &arg,
-                                      &m, allow, sizeof allow),
+    assert_int_equal(ztpd_router_find(r, "PUT", "/api/provisioning/devices//touch", &hh, &arg, &m,
+                                      allow, sizeof allow),
                      ZTPD_ENOENT);
     assert_int_equal(ztpd_router_find(r, "PUT", "/api/provisioning/devices/a/b/touch", &hh, &arg,
                                       &m, allow, sizeof allow),
@@ -93,17 +93,16 @@ static void test_wildcard(void **state)
     void *arg;
     struct ztpd_route_match m;
     char allow[64];
-    assert_int_equal(ztpd_router_find(r, "GET", "/provision/{mac}.cfg/000bea85bc14.cfg", &hh,
-                                      &arg, &m, allow, sizeof allow),
+    assert_int_equal(ztpd_router_find(r, "GET", "/provision/{mac}.cfg/000bea85bc14.cfg", &hh, &arg,
+                                      &m, allow, sizeof allow),
                      0);
     assert_ptr_equal(arg, &tag_d);
     assert_string_equal(m.params[0], "{mac}.cfg/000bea85bc14.cfg");
-    assert_int_equal(
-        ztpd_router_find(r, "GET", "/provision/", &hh, &arg, &m, allow, sizeof allow), 0);
+    assert_int_equal(ztpd_router_find(r, "GET", "/provision/", &hh, &arg, &m, allow, sizeof allow),
+                     0);
     assert_string_equal(m.params[0], "");
-    assert_int_equal(
-        ztpd_router_find(r, "GET", "/provisionx", &hh, &arg, &m, allow, sizeof allow),
-        ZTPD_ENOENT);
+    assert_int_equal(ztpd_router_find(r, "GET", "/provisionx", &hh, &arg, &m, allow, sizeof allow),
+                     ZTPD_ENOENT);
     ztpd_router_free(r);
 }
 
