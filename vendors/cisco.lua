@@ -5,26 +5,6 @@
 -- served for spa*.cfg sets that Profile_Rule. A resync NOTIFY ("Event: resync") is challenged
 -- with a 401 and honoured only after a digest retry with the line's credentials: auth = true.
 
-local function offset_minutes(ctx)
-  local s = tostring(ctx.TIMEZONE_OFFSET or "0")
-  local sign, h, m = s:match("^%s*([+-]?)(%d%d?):(%d%d)%s*$")
-  local minutes
-  if sign then
-    minutes = tonumber(h) * 60 + tonumber(m)
-    if sign == "-" then minutes = -minutes end
-  else
-    local hours = tonumber(s)
-    if not hours then
-      error("TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '" .. s .. "'")
-    end
-    minutes = math.floor(hours * 60 + 0.5)
-  end
-  if minutes < -12 * 60 or minutes > 14 * 60 then
-    error("TIMEZONE_OFFSET: out of range: '" .. s .. "'")
-  end
-  return minutes
-end
-
 return {
   name = "cisco",
   label = "Cisco",
@@ -57,7 +37,7 @@ return {
       ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
     end
     -- Time_Zone is one of "GMT-12:00" ... "GMT+13:00".
-    local min = offset_minutes(ctx)
+    local min = ztpd.utc_offset_minutes(ctx.TIMEZONE_OFFSET)
     local a = math.abs(min)
     ctx.CISCO_TIME_ZONE = string.format("GMT%s%02d:%02d", min < 0 and "-" or "+", a // 60, a % 60)
   end,

@@ -8,26 +8,6 @@
 -- The phone also PUTs logs and override files (<mac>-app.log, -boot.log, -phone.cfg, -web.cfg,
 -- -directory.xml); those belong to the upload area, not to this list.
 
-local function offset_minutes(ctx)
-  local s = tostring(ctx.TIMEZONE_OFFSET or "0")
-  local sign, h, m = s:match("^%s*([+-]?)(%d%d?):(%d%d)%s*$")
-  local minutes
-  if sign then
-    minutes = tonumber(h) * 60 + tonumber(m)
-    if sign == "-" then minutes = -minutes end
-  else
-    local hours = tonumber(s)
-    if not hours then
-      error("TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '" .. s .. "'")
-    end
-    minutes = math.floor(hours * 60 + 0.5)
-  end
-  if minutes < -12 * 60 or minutes > 14 * 60 then
-    error("TIMEZONE_OFFSET: out of range: '" .. s .. "'")
-  end
-  return minutes
-end
-
 return {
   name = "polycom",
   label = "Polycom",
@@ -59,6 +39,6 @@ return {
       ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
     end
     -- tcpIpApp.sntp.gmtOffset is in seconds.
-    ctx.POLYCOM_GMT_OFFSET = offset_minutes(ctx) * 60
+    ctx.POLYCOM_GMT_OFFSET = ztpd.utc_offset_minutes(ctx.TIMEZONE_OFFSET) * 60
   end,
 }

@@ -5,27 +5,6 @@
 -- of the firmware version) and then <mac>.cfg. Unknown files must be 404, never a catch-all 200,
 -- or the phone parses garbage as a boot file.
 
--- TIMEZONE_OFFSET is hours from UTC as the core writes it ("-5", "+5:30", "5.5", "0").
-local function offset_minutes(ctx)
-  local s = tostring(ctx.TIMEZONE_OFFSET or "0")
-  local sign, h, m = s:match("^%s*([+-]?)(%d%d?):(%d%d)%s*$")
-  local minutes
-  if sign then
-    minutes = tonumber(h) * 60 + tonumber(m)
-    if sign == "-" then minutes = -minutes end
-  else
-    local hours = tonumber(s)
-    if not hours then
-      error("TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '" .. s .. "'")
-    end
-    minutes = math.floor(hours * 60 + 0.5)
-  end
-  if minutes < -12 * 60 or minutes > 14 * 60 then
-    error("TIMEZONE_OFFSET: out of range: '" .. s .. "'")
-  end
-  return minutes
-end
-
 return {
   name = "yealink",
   label = "Yealink",
@@ -62,7 +41,7 @@ return {
       ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
     end
     -- local_time.time_zone takes signed hours ("-5", "+8"); half-hour zones as "+5:30".
-    local min = offset_minutes(ctx)
+    local min = ztpd.utc_offset_minutes(ctx.TIMEZONE_OFFSET)
     local a = math.abs(min)
     local sign = min < 0 and "-" or "+"
     if a % 60 == 0 then

@@ -7,26 +7,6 @@
 -- directory ("/provision/{mac}.cfg/000bea85bc14.cfg"), so the URL given to a ZIP phone must be
 -- a plain directory.
 
-local function offset_minutes(ctx)
-  local s = tostring(ctx.TIMEZONE_OFFSET or "0")
-  local sign, h, m = s:match("^%s*([+-]?)(%d%d?):(%d%d)%s*$")
-  local minutes
-  if sign then
-    minutes = tonumber(h) * 60 + tonumber(m)
-    if sign == "-" then minutes = -minutes end
-  else
-    local hours = tonumber(s)
-    if not hours then
-      error("TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '" .. s .. "'")
-    end
-    minutes = math.floor(hours * 60 + 0.5)
-  end
-  if minutes < -12 * 60 or minutes > 14 * 60 then
-    error("TIMEZONE_OFFSET: out of range: '" .. s .. "'")
-  end
-  return minutes
-end
-
 return {
   name = "zultys",
   label = "Zultys",
@@ -59,7 +39,7 @@ return {
       local name = ctx.EXTENSION_NAME or ""
       ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
     end
-    local min = offset_minutes(ctx)
+    local min = ztpd.utc_offset_minutes(ctx.TIMEZONE_OFFSET)
     local a = math.abs(min)
     local sign = min < 0 and "-" or "+"
     if a % 60 == 0 then

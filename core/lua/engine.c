@@ -1,8 +1,10 @@
 #include "lua/engine.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +115,102 @@ static int l_print(lua_State *L)
     return 0;
 }
 
+/* Offsets from UTC allowed by ztpd.utc_offset_minutes(): UTC-12:00 to UTC+14:00. */
+#define UTC_OFFSET_MIN (-12 * 60)
+#define UTC_OFFSET_MAX (14 * 60)
+
+/* Raises "<where>TIMEZONE_OFFSET: <what>'<s>'", positioned at the Lua caller as error() is. */
+static int offset_error(lua_State *L, const char *what, const char *s, size_t len)
+{
+    luaL_where(L, 1);
+    lua_pushliteral(L, "TIMEZONE_OFFSET: ");
+    lua_pushstring(L, what);
+    lua_pushliteral(L, "'");
+    lua_pushlstring(L, s, len);
+    lua_pushliteral(L, "'");
+    lua_concat(L, 6);
+    return lua_error(L);
+}
+
+/* Matches "^%s*([+-]?)(%d%d?):(%d%d)%s*$" (whole string, C locale classes); sets *minutes. */
+static int parse_hh_mm(const char *s, size_t len, long *minutes)
+{
+    const char *p = s, *end = s + len;
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    int neg = 0;
+    if (p < end && (*p == '+' || *p == '-'))
+        neg = *p++ == '-';
+    long h = 0;
+    int nh = 0;
+    for (; nh < 2 && p < end && isdigit((unsigned char)*p); nh++)
+        h = h * 10 + (*p++ - '0');
+    if (nh == 0 || p == end || *p++ != ':')
+        return 0;
+    if (end - p < 2 || !isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]))
+        return 0;
+    long m = (p[0] - '0') * 10 + (p[1] - '0');
+    for (p += 2; p < end && isspace((unsigned char)*p); p++)
+        ;
+    if (p != end)
+        return 0;
+    *minutes = neg ? -(h * 60 + m) : h * 60 + m;
+    return 1;
+}
+
+/* ztpd.utc_offset_minutes(value): value (nil means "0") as hours from UTC, "-5", "+5:30" or
+ * "5.5", to whole minutes, rounded half up. The value goes through tostring() first, so numbers
+ * work too. This was the Lua helper each built-in vendor carried; it keeps its behaviour:
+ *   local s = tostring(value or "0")
+ *   "[+-]h:mm" -> h * 60 + mm; otherwise math.floor(tonumber(s) * 60 + 0.5)
+ *   error "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '<s>'" if not a number,
+ *   error "TIMEZONE_OFFSET: out of range: '<s>'" outside -12:00..+14:00. */
+static int l_utc_offset_minutes(lua_State *L)
+{
+    size_t len;
+    const char *s;
+    if (lua_toboolean(L, 1)) {
+        s = luaL_tolstring(L, 1, &len);
+    } else {
+        lua_pushliteral(L, "0");
+        s = lua_tolstring(L, -1, &len);
+    }
+
+    long hm;
+    double minutes;
+    if (parse_hh_mm(s, len, &hm)) {
+        minutes = (double)hm;
+    } else {
+        /* tonumber(s): the whole string, no embedded zero byte */
+        if (lua_stringtonumber(L, s) != len + 1)
+            return offset_error(L, "expected hours such as -5 or +5:30, got ", s, len);
+        if (lua_isinteger(L, -1)) {
+            /* Lua integer arithmetic wraps around; so does the Lua original. */
+            lua_Integer h = (lua_Integer)((lua_Unsigned)lua_tointeger(L, -1) * 60u);
+            minutes = floor((double)h + 0.5);
+        } else {
+            double h = lua_tonumber(L, -1) * 60;
+            minutes = floor(h + 0.5);
+        }
+        lua_pop(L, 1);
+    }
+    if (!(minutes >= UTC_OFFSET_MIN && minutes <= UTC_OFFSET_MAX))
+        return offset_error(L, "out of range: ", s, len);
+    lua_pushinteger(L, (lua_Integer)minutes);
+    return 1;
+}
+
+/* The `ztpd` table: helpers for vendor files, copied per sandbox like string and table. */
+static int open_ztpd_lib(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"utc_offset_minutes", l_utc_offset_minutes},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    return 1;
+}
+
 static const char *const base_names[] = {
     "assert", "error",        "ipairs",       "next",     "pairs",    "pcall",    "rawequal",
     "rawget", "rawlen",       "rawset",       "select",   "tonumber", "tostring", "type",
@@ -136,6 +234,7 @@ static const struct lib_spec libs[] = {
     {LUA_MATHLIBNAME, luaopen_math, NULL, NULL},
     {LUA_UTF8LIBNAME, luaopen_utf8, NULL, NULL},
     {LUA_OSLIBNAME, luaopen_os, os_only, NULL},
+    {"ztpd", open_ztpd_lib, NULL, NULL},
 };
 
 static int in_list(const char *const *list, const char *name)

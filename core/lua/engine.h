@@ -9,7 +9,8 @@
 struct ztpd_lua;
 
 /* Creates the state with the safe standard libraries (base without dofile/loadfile,
- * string, table, math, utf8, os.time/date/clock only). *out owned by the caller. */
+ * string, table, math, utf8, os.time/date/clock only) and the `ztpd` helper table
+ * (ztpd.utc_offset_minutes). *out owned by the caller. */
 int ztpd_lua_new(struct ztpd_lua **out);
 /* Closes the state (NULL is fine). */
 void ztpd_lua_free(struct ztpd_lua *L);

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +330,7 @@ static void test_sandbox_isolation(void **state)
     mkdirs(dir);
     const char *a = "leaked = 42\n"
                     "string.leaked = true\n"
+                    "ztpd.utc_offset_minutes = nil; ztpd.leaked = true\n"
                     "_G.also = 1\n"
                     "counter = 0\n"
                     "return { name = 'aaa', prepare = function(ctx) counter = counter + 1;"
@@ -335,6 +338,8 @@ static void test_sandbox_isolation(void **state)
     const char *b = "assert(leaked == nil, 'global leaked')\n"
                     "assert(also == nil, '_G leaked')\n"
                     "assert(string.leaked == nil, 'library change leaked')\n"
+                    "assert(ztpd.leaked == nil, 'ztpd change leaked')\n"
+                    "assert(ztpd.utc_offset_minutes('-5') == -300, 'ztpd helper lost')\n"
                     "assert(string.upper('a') == 'A')\n"
                     "assert(('x'):rep(3) == 'xxx')\n"
                     "assert(os.time() > 0 and os.date('!%Y', 0) == '1970')\n"
@@ -364,6 +369,180 @@ static void test_sandbox_isolation(void **state)
     assert_string_equal(ztpd_tpl_ctx_get(ctx, "SEEN"), "nil");
     ztpd_tpl_ctx_free(ctx);
     ztpd_vendors_free(vs, L);
+}
+
+/* ---- ztpd.utc_offset_minutes ---- */
+
+/* Runs src in a fresh sandbox (the way a vendor file runs); returns ztpd_lua_pcall()'s code. */
+static int run_sandboxed(struct ztpd_lua *zl, const char *name, const char *src, char *err,
+                         size_t errlen)
+{
+    lua_State *L = ztpd_lua_state(zl);
+    assert_int_equal(luaL_loadbufferx(L, src, strlen(src), name, "t"), LUA_OK);
+    ztpd_lua_push_sandbox(zl);
+    assert_non_null(lua_setupvalue(L, -2, 1));
+    return ztpd_lua_pcall(zl, 0, 0, err, errlen);
+}
+
+/* Calls ztpd.utc_offset_minutes from C with the values the Lua expression list arg gives ("" for
+ * none). On success
+ * returns 0 and sets *out; on error returns ZTPD_ELUA with the message in err. */
+static int call_offset(struct ztpd_lua *zl, const char *arg, long long *out, char *err,
+                       size_t errlen)
+{
+    lua_State *L = ztpd_lua_state(zl);
+    char src[256];
+    snprintf(src, sizeof src, "return ztpd.utc_offset_minutes%s%s", *arg ? ", " : "", arg);
+    int top = lua_gettop(L);
+    assert_int_equal(luaL_loadbufferx(L, src, strlen(src), "=arg", "t"), LUA_OK);
+    ztpd_lua_push_sandbox(zl);
+    assert_non_null(lua_setupvalue(L, -2, 1));
+    assert_int_equal(ztpd_lua_pcall(zl, 0, LUA_MULTRET, err, errlen), 0);
+    assert_int_equal(lua_type(L, top + 1), LUA_TFUNCTION);
+    int rc = ztpd_lua_pcall(zl, lua_gettop(L) - top - 1, 1, err, errlen);
+    if (rc == 0) {
+        assert_true(lua_isinteger(L, -1));
+        *out = (long long)lua_tointeger(L, -1);
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+static void test_utc_offset_minutes(void **state)
+{
+    struct ztpd_lua *zl = *state;
+    char err[1024];
+    long long min = 0;
+
+    static const struct {
+        const char *arg; /* a Lua expression */
+        long long want;
+    } good[] = {
+        {"'-5'", -300},
+        {"'+5:30'", 330},
+        {"'5.5'", 330},
+        {"'0'", 0},
+        {"'+5'", 300},
+        {"' -3:30 '", -210},
+        {"'-0:30'", -30},
+        {"'5:45'", 345},
+        {"'\\t9:30\\n'", 570},
+        {"'-12'", -720},
+        {"'+14'", 840},
+        {"'-12:00'", -720},
+        {"'14:00'", 840},
+        {"'0x2'", 120},
+        {"' 1e0 '", 60},
+        {"'0.125'", 8},
+        {"'-0.125'", -7}, /* halves round up, as floor(x + 0.5) */
+        {"'0.0083'", 0},
+        {"'-0.0084'", -1},
+        {"'13.99'", 839},
+        {"-5", -300},
+        {"5.5", 330},
+        {"-3.5", -210}, /* numbers too */
+        {"nil", 0},
+        {"false", 0},
+        {"", 0}, /* no value: "0" */
+        {"setmetatable({}, { __tostring = function() return '+1:15' end })", 75},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        err[0] = 0;
+        if (call_offset(zl, good[i].arg, &min, err, sizeof err))
+            fail_msg("%s: %s", good[i].arg, err);
+        if (min != good[i].want)
+            fail_msg("%s: got %lld, want %lld", good[i].arg, min, good[i].want);
+    }
+
+    static const struct {
+        const char *arg, *want; /* want: the start of the message */
+    } bad[] = {
+        {"'EST'", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got 'EST'"},
+        {"''", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got ''"},
+        {"'5:3'", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '5:3'"},
+        {"'123:00'", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '123:00'"},
+        {"'+ 5'", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '+ 5'"},
+        {"'inf'", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got 'inf'"},
+        {"'5\\0'", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '5"},
+        {"true", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got 'true'"},
+        {"{}", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got 'table: "},
+        {"print", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got 'function: "},
+        {"math.huge", "TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got 'inf'"},
+        {"'14:01'", "TIMEZONE_OFFSET: out of range: '14:01'"},
+        {"'-12:01'", "TIMEZONE_OFFSET: out of range: '-12:01'"},
+        {"'15'", "TIMEZONE_OFFSET: out of range: '15'"},
+        {"'-12.01'", "TIMEZONE_OFFSET: out of range: '-12.01'"},
+        {"'14.01'", "TIMEZONE_OFFSET: out of range: '14.01'"},
+        {"'99:99'", "TIMEZONE_OFFSET: out of range: '99:99'"},
+        {"'1e400'", "TIMEZONE_OFFSET: out of range: '1e400'"},
+        {"1e300", "TIMEZONE_OFFSET: out of range: '1e+300'"},
+        {"-13", "TIMEZONE_OFFSET: out of range: '-13'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        min = 0;
+        if (call_offset(zl, bad[i].arg, &min, err, sizeof err) != ZTPD_ELUA)
+            fail_msg("%s: no error, got %lld", bad[i].arg, min);
+        if (strncmp(err, bad[i].want, strlen(bad[i].want)))
+            fail_msg("%s: got \"%s\", want \"%s...\"", bad[i].arg, err, bad[i].want);
+    }
+
+    /* Called from Lua, the error names the caller's line, as error() in the old Lua helper did;
+     * the ztpd table is there with nothing else in it. */
+    const char *pos = "local n = 0\n"
+                      "for k, v in pairs(ztpd) do n = n + 1 end\n"
+                      "assert(n == 1 and type(ztpd.utc_offset_minutes) == 'function')\n"
+                      "ztpd.utc_offset_minutes('+15')\n";
+    assert_int_equal(run_sandboxed(zl, "=pos.lua", pos, err, sizeof err), ZTPD_ELUA);
+    if (strncmp(err, "pos.lua:4: TIMEZONE_OFFSET: out of range: '+15'", 47))
+        fail_msg("got \"%s\"", err);
+
+    /* The helper behaves exactly as the Lua function the built-in vendors used to carry,
+     * results and messages alike (integer wrap-around included). */
+    const char *same =
+        "local function old(ctx)\n"
+        "  local s = tostring(ctx.TIMEZONE_OFFSET or '0')\n"
+        "  local sign, h, m = s:match('^%s*([+-]?)(%d%d?):(%d%d)%s*$')\n"
+        "  local minutes\n"
+        "  if sign then\n"
+        "    minutes = tonumber(h) * 60 + tonumber(m)\n"
+        "    if sign == '-' then minutes = -minutes end\n"
+        "  else\n"
+        "    local hours = tonumber(s)\n"
+        "    if not hours then\n"
+        "      error(\"TIMEZONE_OFFSET: expected hours such as -5 or +5:30, got '\" .. s .. "
+        "\"'\")\n"
+        "    end\n"
+        "    minutes = math.floor(hours * 60 + 0.5)\n"
+        "  end\n"
+        "  if minutes < -12 * 60 or minutes > 14 * 60 then\n"
+        "    error(\"TIMEZONE_OFFSET: out of range: '\" .. s .. \"'\")\n"
+        "  end\n"
+        "  return minutes\n"
+        "end\n"
+        "local function strip(ok, v)\n"
+        "  if ok then return ok, v, math.type(v) end\n"
+        "  return ok, (tostring(v):gsub('^[^\\n]-:%d+: ', ''))\n"
+        "end\n"
+        "local values = { '-5', '+5:30', '5.5', '0', '-0', '+0:00', ' 7 ', '07:05', '1:5',\n"
+        "  '12:60', '+14:00', '14:00 ', '-12:00', '-12:01', '0.0083', '0.0084', '-0.0083',\n"
+        "  '-0.0084', '0.025', '-0.025', '0.125', '-0.125', '5.00833333', '1e1', '0x0A', '0x.8',\n"
+        "  '9223372036854775807', '-9223372036854775808', '153722867280912931', '1e20', '-1e400',\n"
+        "  'nan', 'inf', '', ' ', '+', '-:30', '5 :30', '5: 30', '\\v5:30\\f', 'x', '5x', '5\\0',\n"
+        "  -5, 5.5, 0, -0.0, 14, 14.5, 1/3, -1/3, 2^53, math.mininteger, math.maxinteger,\n"
+        "  math.huge, -math.huge, 0/0, true, false, {} }\n"
+        "values[#values + 1] = nil\n"
+        "for i = 1, #values + 1 do\n"
+        "  local v = values[i]\n"
+        "  local ok1, r1, t1 = strip(pcall(old, { TIMEZONE_OFFSET = v }))\n"
+        "  local ok2, r2, t2 = strip(pcall(ztpd.utc_offset_minutes, v))\n"
+        "  if ok1 ~= ok2 or r1 ~= r2 or t1 ~= t2 then\n"
+        "    error(string.format('%q: old %s %s %s, ztpd %s %s %s', tostring(v), tostring(ok1),\n"
+        "      tostring(r1), tostring(t1), tostring(ok2), tostring(r2), tostring(t2)), 0)\n"
+        "  end\n"
+        "end\n";
+    if (run_sandboxed(zl, "=same.lua", same, err, sizeof err))
+        fail_msg("%s", err);
 }
 
 static void test_load_dirs_override(void **state)
@@ -823,11 +1002,12 @@ static void test_role_templates_render(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin_vendors),   cmocka_unit_test(test_bad_vendor_files),
-        cmocka_unit_test(test_sandbox_isolation), cmocka_unit_test(test_load_dirs_override),
-        cmocka_unit_test(test_doc_example),       cmocka_unit_test(test_detect_patterns),
-        cmocka_unit_test(test_prepare_builtin),   cmocka_unit_test(test_prepare_values_and_errors),
-        cmocka_unit_test(test_templates_render),  cmocka_unit_test(test_role_templates_render),
+        cmocka_unit_test(test_builtin_vendors),    cmocka_unit_test(test_bad_vendor_files),
+        cmocka_unit_test(test_sandbox_isolation),  cmocka_unit_test(test_load_dirs_override),
+        cmocka_unit_test(test_doc_example),        cmocka_unit_test(test_detect_patterns),
+        cmocka_unit_test(test_prepare_builtin),    cmocka_unit_test(test_prepare_values_and_errors),
+        cmocka_unit_test(test_templates_render),   cmocka_unit_test(test_role_templates_render),
+        cmocka_unit_test(test_utc_offset_minutes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
