@@ -1,4 +1,5 @@
 /* /api/provisioning/devices: list, register, unregister, touch. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,61 +72,66 @@ static void device_inserted(struct api_write *w)
     json_object_set_new(o, "device", dev);
     /* The SIP registrar (a later issue) triggers reboots; until then nothing is sent. */
     json_object_set_new(o, "reboot_triggered", json_false());
-    json_object_set_new(o, "message", json_string("Device registered; the phone gets its "
-                                                  "configuration at its next boot"));
+    json_object_set_new(o, "message",
+                        json_string("Device registered; the phone gets its "
+                                    "configuration at its next boot"));
     api_json(w->req, 201, o);
 }
 
-/* Validates the fields of a device registration; answers 400 naming the field on failure. */
-static int api_device_validate(struct ztpd_app *app, struct ztpd_http_req *req, json_t *body,
-                               struct ztpd_device_rec *d)
+int api_device_validate(struct ztpd_app *app, json_t *obj, struct ztpd_device_rec *d,
+                        struct api_fail *f)
 {
     char mac_in[64], ext[ZTPD_S_EXT], vendor[ZTPD_S_VENDOR], model[ZTPD_S_VENDOR];
-    int bad = 0;
-    const char *mac_s = api_member_string(req, body, "mac_address", mac_in, sizeof mac_in, &bad);
-    if (bad)
+    f->status = 0;
+    if (!json_is_object(obj)) {
+        api_fail_set(f, 400, NULL, "expected a JSON object");
         return -1;
-    const char *ext_s = api_member_string(req, body, "extension_number", ext, sizeof ext, &bad);
-    if (bad)
+    }
+    const char *mac_s = api_member_check(obj, "mac_address", mac_in, sizeof mac_in, f);
+    if (f->status)
         return -1;
-    const char *vendor_s = api_member_string(req, body, "vendor", vendor, sizeof vendor, &bad);
-    if (bad)
+    const char *ext_s = api_member_check(obj, "extension_number", ext, sizeof ext, f);
+    if (f->status)
         return -1;
-    const char *model_s = api_member_string(req, body, "model", model, sizeof model, &bad);
-    if (bad)
+    const char *vendor_s = api_member_check(obj, "vendor", vendor, sizeof vendor, f);
+    if (f->status)
         return -1;
-    const char *missing = !mac_s ? "mac_address" : !ext_s ? "extension_number"
-                                               : !vendor_s ? "vendor"
-                                               : !model_s  ? "model"
-                                                           : NULL;
+    const char *model_s = api_member_check(obj, "model", model, sizeof model, f);
+    if (f->status)
+        return -1;
+    const char *missing = !mac_s      ? "mac_address"
+                          : !ext_s    ? "extension_number"
+                          : !vendor_s ? "vendor"
+                          : !model_s  ? "model"
+                                      : NULL;
     if (missing) {
-        api_error(req, 400, missing, "%s: required", missing);
+        api_fail_set(f, 400, missing, "%s: required", missing);
         return -1;
     }
     memset(d, 0, sizeof *d);
     if (ztpd_mac_normalize(mac_s, strlen(mac_s), d->mac)) {
-        api_error(req, 400, "mac_address",
-                  "mac_address: '%.40s' is not a MAC address (use 001565123456, "
-                  "00:15:65:12:34:56 or 00-15-65-12-34-56)",
-                  mac_s);
+        api_fail_set(f, 400, "mac_address",
+                     "mac_address: '%.40s' is not a MAC address (use 001565123456, "
+                     "00:15:65:12:34:56 or 00-15-65-12-34-56)",
+                     mac_s);
         return -1;
     }
     const struct ztpd_vendor *v = ztpd_vendors_find(app->vendors, vendor_s);
     if (!v) {
-        api_error(req, 400, "vendor", "vendor: unknown vendor '%.40s' (see "
-                                      "/api/provisioning/vendors)", vendor_s);
+        api_fail_set(f, 400, "vendor",
+                     "vendor: unknown vendor '%.40s' (see /api/provisioning/vendors)", vendor_s);
         return -1;
     }
     const struct ztpd_vendor_model *vm = ztpd_vendor_model(v, model_s);
     if (!vm) {
-        api_error(req, 400, "model", "model: vendor %s has no model '%.40s'", v->name, model_s);
+        api_fail_set(f, 400, "model", "model: vendor %s has no model '%.40s'", v->name, model_s);
         return -1;
     }
     if (!ztpd_registry_extension(app->reg, ext_s)) {
-        api_error(req, 400, "extension_number",
-                  "extension_number: extension '%.20s' does not exist (create it with POST "
-                  "/api/extensions)",
-                  ext_s);
+        api_fail_set(f, 400, "extension_number",
+                     "extension_number: extension '%.20s' does not exist (create it with POST "
+                     "/api/extensions)",
+                     ext_s);
         return -1;
     }
     snprintf(d->extension, sizeof d->extension, "%s", ext_s);
@@ -146,10 +152,13 @@ static void create_device(struct ztpd_http_req *req, const struct ztpd_route_mat
     if (!body)
         return;
     struct ztpd_device_rec d;
-    int rc = api_device_validate(app, req, body, &d);
+    struct api_fail f;
+    int rc = api_device_validate(app, body, &d, &f);
     json_decref(body);
-    if (rc)
+    if (rc) {
+        api_error(req, f.status, f.field, "%s", f.msg);
         return;
+    }
     if (ztpd_registry_device(app->reg, d.mac)) {
         api_error(req, 409, "mac_address", "device %s is already registered", d.mac);
         return;

@@ -1,5 +1,7 @@
 #include "api/respond.h"
 
+#include "api/api_internal.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,27 +120,47 @@ void api_storage_error(struct ztpd_http_req *req, int status, const char *what)
     }
 }
 
-const char *api_member_string(struct ztpd_http_req *req, json_t *obj, const char *name, char *buf,
-                              size_t buflen, int *bad)
+const char *api_member_check(json_t *obj, const char *name, char *buf, size_t buflen,
+                             struct api_fail *f)
 {
     json_t *v = json_object_get(obj, name);
     if (!v || json_is_null(v))
         return NULL;
     if (json_is_string(v)) {
-        snprintf(buf, buflen, "%s", json_string_value(v));
         if (strlen(json_string_value(v)) != json_string_length(v) ||
             json_string_length(v) >= buflen) {
-            api_error(req, 400, name, "%s: too long or contains a NUL byte", name);
-            *bad = 1;
+            api_fail_set(f, 400, name, "%s: too long or contains a NUL byte", name);
             return NULL;
         }
+        snprintf(buf, buflen, "%s", json_string_value(v));
         return buf;
     }
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         snprintf(buf, buflen, "%lld", (long long)json_integer_value(v));
         return buf;
     }
-    api_error(req, 400, name, "%s: expected a string", name);
-    *bad = 1;
+    api_fail_set(f, 400, name, "%s: expected a string", name);
     return NULL;
+}
+
+const char *api_member_string(struct ztpd_http_req *req, json_t *obj, const char *name, char *buf,
+                              size_t buflen, int *bad)
+{
+    struct api_fail f = {0};
+    const char *s = api_member_check(obj, name, buf, buflen, &f);
+    if (f.status) {
+        api_error(req, f.status, f.field, "%s", f.msg);
+        *bad = 1;
+    }
+    return s;
+}
+
+void api_fail_set(struct api_fail *f, int status, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    f->status = status;
+    f->field = field;
+    va_start(ap, fmt);
+    vsnprintf(f->msg, sizeof f->msg, fmt, ap);
+    va_end(ap);
 }

@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "log/log.h"
+#include "loop/cleanup.h"
 #include "loop/seed.h"
 #include "lua/engine.h"
 #include "lua/vendors.h"
@@ -106,16 +107,17 @@ static void handle_request(struct ztpd_http_req *req, void *arg)
     struct ztpd_route_match m;
     char allow[64];
     app->requests_served++;
-    int rc = ztpd_router_find(app->router, req->method, req->path, &h, &harg, &m, allow,
-                              sizeof allow);
+    int rc =
+        ztpd_router_find(app->router, req->method, req->path, &h, &harg, &m, allow, sizeof allow);
     if (rc == 0) {
         h(req, &m, harg);
     } else if (rc == ZTPD_EINVAL) {
         char hdr[96], body[160];
         snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-        int n = snprintf(body, sizeof body,
-                         "{\"success\":false,\"error\":\"method %s not allowed here; allowed: %s\"}",
-                         req->method, allow);
+        int n =
+            snprintf(body, sizeof body,
+                     "{\"success\":false,\"error\":\"method %s not allowed here; allowed: %s\"}",
+                     req->method, allow);
         ztpd_http_respond(req, 405, "application/json", body, (size_t)n, hdr);
     } else {
         ztpd_http_respond_not_found(req);
@@ -215,6 +217,7 @@ static int app_start(struct ztpd_app *app, const char *cfg_path)
     LOG_I(MOD, "loaded %zu devices and %zu extensions from %s storage",
           ztpd_registry_device_count(app->reg), ztpd_registry_extension_count(app->reg),
           cfg->storage_backend);
+    ztpd_cleanup_registrations(app); /* logs its counts; a failure does not stop startup */
 
     if (ztpd_lua_new(&app->lua))
         return fail(app, "lua", "cannot create the Lua state");
