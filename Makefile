@@ -6,8 +6,9 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian bookworm packages: to build, to test, to benchmark.
 BUILD_DEPS := build-essential cmake pkg-config liblua5.4-dev libuv1-dev node-llhttp \
-              libsqlite3-dev libyaml-dev libjansson-dev
-TEST_DEPS  := libcmocka-dev curl libxml2-utils valgrind sqlite3 procps python3
+              libsqlite3-dev libyaml-dev libjansson-dev libpq-dev
+TEST_DEPS  := libcmocka-dev curl libxml2-utils valgrind sqlite3 procps python3 \
+              postgresql-15 libpq-dev
 BENCH_DEPS := wrk nginx python3 curl
 
 .PHONY: all build asan run test deps test-deps bench-deps bench clean
@@ -31,6 +32,9 @@ deps:
 	$(call apt_install,$(BUILD_DEPS))
 
 test-deps: deps
+	@# postgresql-15's package would start a system cluster on port 5432; the tests start their
+	@# own throwaway server, so forbid service starts first.
+	@[ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && $(SUDO) chmod 755 /usr/sbin/policy-rc.d; }
 	$(call apt_install,$(TEST_DEPS))
 
 bench-deps: deps
