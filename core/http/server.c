@@ -402,6 +402,11 @@ static void conn_finish(struct ztpd_http_conn *c)
 {
     if (c->closing || c->shutting)
         return;
+    /* Everything already reached the kernel: close() sends FIN after it, no shutdown needed. */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        conn_close(c);
+        return;
+    }
     c->shutting = 1;
     uv_timer_stop(&c->timer);
     if (c->reading)
