@@ -193,10 +193,7 @@ static void device_deleted(struct api_write *w)
     }
     ztpd_registry_device_remove(w->app->reg, w->key);
     LOG_I(MOD, "device %s unregistered", w->key);
-    json_t *o = json_object();
-    json_object_set_new(o, "success", json_true());
-    json_object_set_new(o, "message", json_string("Device unregistered"));
-    api_json(w->req, 200, o);
+    api_ok(w->req, 200, "Device unregistered");
 }
 
 static void delete_device(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)

@@ -194,10 +194,7 @@ static void extension_deleted(struct api_write *w)
     }
     ztpd_registry_extension_remove(w->app->reg, w->key);
     LOG_I(MOD, "extension %s deleted", w->key);
-    json_t *o = json_object();
-    json_object_set_new(o, "success", json_true());
-    json_object_set_new(o, "message", json_string("Extension deleted"));
-    api_json(w->req, 200, o);
+    api_ok(w->req, 200, "Extension deleted");
 }
 
 static void delete_extension(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)

@@ -39,6 +39,14 @@ void api_error(struct ztpd_http_req *req, int status, const char *field, const c
     api_json(req, status, o);
 }
 
+void api_ok(struct ztpd_http_req *req, int status, const char *message)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "success", json_true());
+    json_object_set_new(o, "message", json_string(message));
+    api_json(req, status, o);
+}
+
 json_t *api_body_object(struct ztpd_http_req *req)
 {
     if (req->body_len == 0) {

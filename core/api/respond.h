@@ -13,6 +13,8 @@ void api_json(struct ztpd_http_req *req, int status, json_t *body);
 /* Sends {"success":false,"error":msg,"field":field} (field omitted when NULL). */
 void api_error(struct ztpd_http_req *req, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Sends {"success":true,"message":message} with status. */
+void api_ok(struct ztpd_http_req *req, int status, const char *message);
 /* Parses the body as a JSON object; on failure answers 400 itself and returns NULL. */
 json_t *api_body_object(struct ztpd_http_req *req);
 /* Answers 401 and returns 0 unless the request carries a valid bearer token. */
