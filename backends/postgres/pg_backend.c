@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "pg_internal.h"
+#include "common/host.h"
 
 /* Without a timeout libpq waits for the kernel's TCP connect timeout (minutes) when the
  * server's host is down; the DSN may still set its own. */
@@ -18,36 +19,12 @@
 /* The password may stay out of the DSN (and so out of config.yml and `ps`). */
 #define PG_PASSWORD_ENV "ZTPD_PG_PASSWORD"
 
-static int host_has(const struct ztpd_storage_host *host, size_t end)
-{
-    return host && host->struct_size >= end;
-}
-
-#define HOST_HAS(host, f)                                                                          \
-    (host_has(host, offsetof(struct ztpd_storage_host, f) + sizeof((host)->f)) && (host)->f)
-
 void pg_log(const struct pg *p, int level, const char *fmt, ...)
 {
-    const struct ztpd_storage_host *host = p ? p->host : NULL;
-    if (!HOST_HAS(host, log))
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    backend_host_logv(p ? p->host : NULL, level, fmt, ap);
     va_end(ap);
-    /* libpq messages end in a newline; the daemon's log adds its own. */
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    host->log(host->ctx, level, msg);
-}
-
-static const char *host_config(const struct ztpd_storage_host *host, const char *key)
-{
-    if (!HOST_HAS(host, config_get))
-        return NULL;
-    return host->config_get(host->ctx, key);
 }
 
 /* Server notices ("table already exists, skipping") would go to stderr by default. */
@@ -356,7 +333,7 @@ static int pg_open(void **handle, const struct ztpd_storage_host *host)
         return ZTPD_STORAGE_EIO;
     p->host = host;
     pin_libpq(p);
-    const char *dsn = host_config(host, "storage.postgres.dsn");
+    const char *dsn = backend_host_config(host, "storage.postgres.dsn");
     /* As config.yml.example promises: no DSN means libpq's PG* variables and defaults. */
     if (!dsn || !*dsn) {
         pg_log(p, 3, "storage.postgres.dsn is empty: using libpq's PG* environment variables");

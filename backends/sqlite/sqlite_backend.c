@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "sqlite_internal.h"
+#include "common/host.h"
 
 /* Waiting this long for a lock held by another process (the sqlite3 CLI, an offline ztpd
  * command) is better than failing; beyond it the store retries the batch later. */
@@ -15,32 +16,12 @@
 
 #define SQ_TIME_FMT "%Y-%m-%dT%H:%M:%S"
 
-static int host_has(const struct ztpd_storage_host *host, size_t end)
-{
-    return host && host->struct_size >= end;
-}
-
-#define HOST_HAS(host, f)                                                                          \
-    (host_has(host, offsetof(struct ztpd_storage_host, f) + sizeof((host)->f)) && (host)->f)
-
 void sq_log(const struct sq *q, int level, const char *fmt, ...)
 {
-    const struct ztpd_storage_host *host = q ? q->host : NULL;
-    if (!HOST_HAS(host, log))
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    backend_host_logv(q ? q->host : NULL, level, fmt, ap);
     va_end(ap);
-    host->log(host->ctx, level, msg);
-}
-
-static const char *host_config(const struct ztpd_storage_host *host, const char *key)
-{
-    if (!HOST_HAS(host, config_get))
-        return NULL;
-    return host->config_get(host->ctx, key);
 }
 
 int sq_status(const struct sq *q, int rc, const char *what)
@@ -305,7 +286,7 @@ static int sq_open(void **handle, const struct ztpd_storage_host *host)
     if (!q)
         return ZTPD_STORAGE_EIO;
     q->host = host;
-    const char *path = host_config(host, "storage.sqlite.path");
+    const char *path = backend_host_config(host, "storage.sqlite.path");
     if (!path || !*path) {
         sq_log(q, 0, "storage.sqlite.path is not set");
         free(q);
