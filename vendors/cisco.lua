@@ -1,11 +1,14 @@
 -- Cisco (Linksys) SPA desk phones.
 --
 -- A factory SPA fetches /spa$PSN.cfg (spa504G.cfg: the G keeps its case) by TFTP; once its
--- Profile_Rule points at ztpd over HTTP it fetches $MA.cfg (lowercase MAC). The "common" file
--- served for spa*.cfg sets that Profile_Rule. A resync NOTIFY ("Event: resync") is challenged
--- with a 401 and honoured only after a digest retry with the line's credentials: auth = true.
+-- Profile_Rule points at ztpd over HTTP it fetches spa$PSN.cfg there. That "common" file sets
+-- Profile_Rule to $MA.xml (lowercase MAC), the per-device <flat-profile>. {model} matches
+-- without regard to case, so "spa504G.cfg" is the spa504g model; spa{any}.cfg answers the SPA
+-- models ztpd has no entry for with the same bootstrap. A resync NOTIFY ("Event: resync") is
+-- challenged with a 401 and honoured only after a digest retry with the line's credentials:
+-- auth = true.
 
-return {
+local profile = {
   name = "cisco",
   label = "Cisco",
   mac_variable = "$MA",
@@ -13,19 +16,26 @@ return {
   -- example of the SPA provisioning guide), 0002fd and 8843e1 (SPA508G / SPA501G User-Agents).
   oui = { "000e08", "0002fd", "8843e1" },
   detect = {
-    -- "Cisco/SPA504G-7.5.5 (8843E157DDCC)(CBT141100HR)"; the SPA525G sends no MAC, so the MAC
-    -- is not captured here (take it from the path). Captures: model, firmware.
-    http_ua = "^Cisco/(SPA%w+)%-([^%s]+)",
-    -- SIP: "Cisco/SPA525G2-7.6.1(ES_RC01)".
+    -- "Cisco/SPA504G-7.5.5 (8843E157DDCC)(CBT141100HR)": model, firmware, MAC (uppercase, in
+    -- the first parentheses). The SPA525G sends only its serial ("(CBT141900G7)"), so the third
+    -- capture is then a short hex run that is not a MAC; the core ignores a MAC capture that is
+    -- not 12 hex digits.
+    http_ua = "^Cisco/(SPA%w+)%-(%S+)%s*%(?(%x*)",
+    -- SIP: "Cisco/SPA525G2-7.6.1(ES_RC01)", no MAC.
     sip_ua = "^Cisco/(SPA%w+)%-([^%s]+)",
   },
   files = {
-    { match = "{mac}.cfg", template = "device" },
     { match = "{mac}.xml", template = "device" },
+    -- the original guide's name, kept for phones already pointed at it
+    { match = "{mac}.cfg", template = "device" },
+    { match = "{model}.cfg", template = "common" },
     { match = "spa{any}.cfg", template = "common" },
   },
   models = {
+    -- lines = line keys (VENDORS.md §4.6)
+    spa303 = { label = "SPA303", lines = 3 },
     spa504g = { label = "SPA504G", lines = 4 },
+    spa525g2 = { label = "SPA525G2", lines = 5 },
   },
   format = "xml",
   template_ext = "xml",
@@ -42,3 +52,15 @@ return {
     ctx.CISCO_TIME_ZONE = string.format("GMT%s%02d:%02d", min < 0 and "-" or "+", a // 60, a % 60)
   end,
 }
+
+-- Profile fields the loader reads from profile_version 2 on (docs/vendor-profiles.md).
+if (ztpd.profile_version or 1) >= 2 then
+  profile.provisioning = {
+    url = "http://{server}/provision/spa$PSN.cfg",
+    notes = "Set Provisioning > Profile Rule to this URL on the phone's admin/advanced web page. "
+      .. "DHCP option 66 alone is not enough: the factory rule /spa$PSN.cfg is fetched by TFTP, "
+      .. "which ztpd does not serve.",
+  }
+end
+
+return profile

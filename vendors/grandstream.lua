@@ -1,12 +1,14 @@
 -- Grandstream GXP desk phones.
 --
 -- The phone never asks for <mac>.cfg on its own: it requests cfg<mac> (binary; cfg<mac>.bin on
--- newer firmware), then cfg<mac>.xml, then cfg<model>.xml and cfg.xml, all lowercase. Its
--- "Config Server Path" is host/path only (no $mac macro). ztpd serves the XML form; the binary
--- names get an explicit 404 so the phone moves on to the XML file at once. <mac>.cfg is kept
--- for the original guide's URL.
+-- newer firmware), then cfg<mac>.xml, and only when that fails cfg<model>.xml and cfg.xml, all
+-- lowercase. Its "Config Server Path" is host/path only (no $mac macro). ztpd serves the XML
+-- form; the binary names get an explicit 404 so the phone moves on to the XML file at once.
+-- cfg<model>.xml is a common file (NTP and time zone in P-values, which every GXP firmware
+-- reads); cfg.xml, with no model to choose a format by, is a 404. <mac>.cfg is kept for the
+-- original guide's URL.
 
-return {
+local profile = {
   name = "grandstream",
   label = "Grandstream",
   mac_variable = "$mac",
@@ -24,9 +26,15 @@ return {
     { match = "{mac}.cfg", template = "device" },
     { match = "cfg{mac}", status = 404 },
     { match = "cfg{mac}.bin", status = 404 },
+    { match = "cfg{model}.xml", template = "common" },
+    { match = "cfg.xml", status = 404 },
   },
   models = {
-    -- 6 SIP accounts on 12 line keys; "12 lines" is what the original guide lists.
+    -- GXP16xx read config version 1 (P-values), GXP21xx config version 2 (item names).
+    -- lines: SIP accounts; GXP2170 keeps the original guide's "12 lines" (its line keys).
+    gxp1620 = { label = "GXP1620", lines = 2 },
+    gxp1628 = { label = "GXP1628", lines = 2 },
+    gxp2135 = { label = "GXP2135", lines = 4 },
     gxp2170 = { label = "GXP2170", lines = 12 },
   },
   format = "xml",
@@ -39,7 +47,7 @@ return {
       local name = ctx.EXTENSION_NAME or ""
       ctx.LINE_LABEL = name ~= "" and name or ctx.EXTENSION_NUMBER
     end
-    -- dateTime.timezone takes a POSIX TZ string, whose sign is inverted: UTC-5 is "UTC+5".
+    -- dateTime.timezone / P64 take a POSIX TZ string, whose sign is inverted: UTC-5 is "UTC+5".
     local min = ztpd.utc_offset_minutes(ctx.TIMEZONE_OFFSET)
     local a = math.abs(min)
     local sign = min > 0 and "-" or "+"
@@ -50,3 +58,16 @@ return {
     end
   end,
 }
+
+-- Profile fields the loader reads from profile_version 2 on (docs/vendor-profiles.md).
+if (ztpd.profile_version or 1) >= 2 then
+  profile.provisioning = {
+    url = "{server}/provision",
+    dhcp_option_66 = "http://{server}/provision",
+    notes = "Maintenance > Upgrade and Provisioning: Config Upgrade Via = HTTP, Config Server "
+      .. "Path = the url (host[:port]/path, no scheme, no file name); leave the config file "
+      .. "prefix and postfix empty.",
+  }
+end
+
+return profile

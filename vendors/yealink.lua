@@ -1,11 +1,13 @@
--- Yealink desk phones. See docs/vendor-profiles.md for what each field means.
+-- Yealink desk phones. See docs/vendor-profiles.md for what each field means and
+-- docs/vendors.md for what an admin types into the phone.
 --
 -- Boot order (Yealink admin guides): firmware V81+ asks for <mac>.boot, then y000000000000.boot,
 -- and without either falls back to the common y0000000000XX.cfg (XX = model id, the first field
 -- of the firmware version) and then <mac>.cfg. Unknown files must be 404, never a catch-all 200,
--- or the phone parses garbage as a boot file.
+-- or the phone parses garbage as a boot file. The provisioning URL is a directory: Yealink has
+-- no MAC macro, the phone appends the file names itself.
 
-return {
+local profile = {
   name = "yealink",
   label = "Yealink",
   mac_variable = "$mac",
@@ -23,12 +25,18 @@ return {
     { match = "y0000000000{hex2}.cfg", template = "common" },
     { match = "{mac}.boot", status = 404 },
     { match = "y000000000000.boot", status = 404 },
+    { match = "y0000000000{hex2}.boot", status = 404 },
   },
   models = {
+    -- lines = SIP accounts, common_id = the XX of y0000000000XX.cfg (VENDORS.md §2.1, §2.6).
     -- Yealink never sold a "T28G": the guide's t28g is kept as the id so existing API scripts
     -- keep working, and it means the T28P (firmware V70-V73, common file y000000000000.cfg).
     t28g = { label = "T28G (T28P family)", lines = 6, common_id = "00" },
+    t42s = { label = "T42S", lines = 12, common_id = "67" },
     t46s = { label = "T46S", lines = 16, common_id = "66" },
+    t48s = { label = "T48S", lines = 16, common_id = "65" },
+    t54w = { label = "T54W", lines = 16, common_id = "96" },
+    t57w = { label = "T57W", lines = 16, common_id = "97" },
   },
   format = "ini",
   -- With sip.notify_reboot_enable = 0 (set in the templates) a bare check-sync only resyncs;
@@ -51,3 +59,15 @@ return {
     end
   end,
 }
+
+-- Profile fields the loader reads from profile_version 2 on (docs/vendor-profiles.md).
+if (ztpd.profile_version or 1) >= 2 then
+  profile.provisioning = {
+    url = "http://{server}/provision/",
+    dhcp_option_66 = "http://{server}/provision/",
+    notes = "A directory URL: the phone appends y0000000000XX.cfg and <mac>.cfg itself. "
+      .. "Set it under Settings > Auto Provision > Server URL, or in DHCP option 66.",
+  }
+end
+
+return profile

@@ -5,23 +5,26 @@
 --
 -- The ZIP 37G sends a {mac} in its provisioning URL literally and then uses the URL as a
 -- directory ("/provision/{mac}.cfg/000bea85bc14.cfg"), so the URL given to a ZIP phone must be
--- a plain directory.
+-- a plain directory, and the core matches these names at the end of any path.
 
-return {
+local profile = {
   name = "zultys",
   label = "Zultys",
   mac_variable = "$mac",
   oui = { "000bea" },
   detect = {
-    -- "Zultys ZIP 37G - 27.71.132.29", the same in HTTP and SIP; no MAC (take it from the path).
+    -- "Zultys ZIP 37G - 27.71.132.29", the same in HTTP and SIP; no MAC (take it from the path,
+    -- or from the "Mac: 00:0b:ea:85:ed:68" header a ZIP 33G REGISTER carries).
     -- Captures: model ("ZIP 37G", matched as zip37g), firmware.
     http_ua = "^Zultys (ZIP %w+) %- ([%d%.]+)",
     sip_ua = "^Zultys (ZIP %w+) %- ([%d%.]+)",
   },
   files = {
     { match = "{mac}.cfg", template = "device" },
-    -- Seen in the ZIP 37G log; the 33G name is inferred from the same scheme.
+    -- zip37g_common.cfg is in the ZIP 37G log; zip33g_common.cfg is inferred from it.
     { match = "{model}_common.cfg", template = "common" },
+    -- Yealink V81+ names; the V71/V80 ZIP firmware was not seen asking for them.
+    { match = "{mac}.boot", status = 404 },
   },
   models = {
     -- Line counts are not documented for the OEM models: ZIP 33G is taken as a 4-account
@@ -49,3 +52,16 @@ return {
     end
   end,
 }
+
+-- Profile fields the loader reads from profile_version 2 on (docs/vendor-profiles.md).
+if (ztpd.profile_version or 1) >= 2 then
+  profile.provisioning = {
+    url = "http://{server}/provision/",
+    dhcp_option_66 = "http://{server}/provision/",
+    notes = "A plain directory URL, never with {mac} or $mac in it: the phone sends such a "
+      .. "macro literally. The phone fetches zip37g_common.cfg (or zip33g_common.cfg), "
+      .. "then <mac>.cfg.",
+  }
+end
+
+return profile

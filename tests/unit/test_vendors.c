@@ -116,20 +116,28 @@ static void test_builtin_vendors(void **state)
     const char *dirs[] = {dir, NULL};
     struct ztpd_vendors *vs = NULL;
     assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
-    assert_int_equal(vs->n, 5);
-    const char *names[] = {"cisco", "grandstream", "polycom", "yealink", "zultys"};
-    for (size_t i = 0; i < 5; i++)
+    const char *names[] = {"cisco", "fanvil",  "grandstream", "polycom",
+                           "snom",  "yealink", "zultys"};
+    assert_int_equal(vs->n, sizeof names / sizeof names[0]);
+    for (size_t i = 0; i < vs->n; i++)
         assert_string_equal(vs->items[i]->name, names[i]);
 
     const struct ztpd_vendor *y = ztpd_vendors_find(vs, "Yealink");
     assert_non_null(y);
-    assert_int_equal(y->n_models, 2);
-    assert_string_equal(y->models[0].id, "t28g");
-    assert_string_equal(y->models[0].common_id, "00");
-    assert_string_equal(y->models[1].id, "t46s");
-    assert_string_equal(y->models[1].label, "T46S");
-    assert_int_equal(y->models[1].lines, 16);
-    assert_string_equal(y->models[1].common_id, "66");
+    /* the guide's models plus its "future" ones, with line counts and common-file ids */
+    static const struct {
+        const char *id;
+        int lines;
+        const char *common_id;
+    } ym[] = {{"t28g", 6, "00"},  {"t42s", 12, "67"}, {"t46s", 16, "66"},
+              {"t48s", 16, "65"}, {"t54w", 16, "96"}, {"t57w", 16, "97"}};
+    assert_int_equal(y->n_models, sizeof ym / sizeof ym[0]);
+    for (size_t i = 0; i < y->n_models; i++) {
+        assert_string_equal(y->models[i].id, ym[i].id);
+        assert_int_equal(y->models[i].lines, ym[i].lines);
+        assert_string_equal(y->models[i].common_id, ym[i].common_id);
+    }
+    assert_string_equal(y->models[2].label, "T46S");
     assert_int_equal(y->format, ZTPD_FMT_INI);
     assert_string_equal(y->template_ext, "cfg");
     assert_string_equal(y->content_type, "text/plain");
@@ -143,7 +151,7 @@ static void test_builtin_vendors(void **state)
     assert_string_equal(y->files[0].match, "{mac}.cfg");
     assert_string_equal(y->files[0].template, "device");
     assert_non_null(ztpd_vendor_model(y, "T46S"));
-    assert_null(ztpd_vendor_model(y, "t48s"));
+    assert_null(ztpd_vendor_model(y, "t99x"));
 
     const struct ztpd_vendor *z = ztpd_vendors_find(vs, "zultys");
     assert_non_null(z);
@@ -154,32 +162,61 @@ static void test_builtin_vendors(void **state)
     assert_string_equal(z->reboot_event, "check-sync;reboot=true");
 
     const struct ztpd_vendor *p = ztpd_vendors_find(vs, "polycom");
-    assert_non_null(ztpd_vendor_model(p, "vvx450"));
+    assert_int_equal(p->n_models, 4);
+    assert_int_equal(ztpd_vendor_model(p, "vvx250")->lines, 4);
+    assert_int_equal(ztpd_vendor_model(p, "vvx350")->lines, 6);
+    assert_int_equal(ztpd_vendor_model(p, "vvx410")->lines, 12);
+    assert_int_equal(ztpd_vendor_model(p, "vvx450")->lines, 12);
+    assert_string_equal(p->files[0].match, "{mac}.cfg");
+    assert_string_equal(p->files[0].template, "master");
     assert_int_equal(p->format, ZTPD_FMT_XML);
     assert_string_equal(p->template_ext, "xml");
     assert_string_equal(p->content_type, "application/xml");
     assert_string_equal(p->reboot_event, "check-sync");
 
     const struct ztpd_vendor *c = ztpd_vendors_find(vs, "cisco");
-    assert_non_null(ztpd_vendor_model(c, "spa504g"));
+    assert_int_equal(ztpd_vendor_model(c, "spa504g")->lines, 4);
+    assert_int_equal(ztpd_vendor_model(c, "spa525g2")->lines, 5);
+    assert_int_equal(ztpd_vendor_model(c, "spa303")->lines, 3);
     assert_string_equal(c->mac_variable, "$MA");
     assert_string_equal(c->reboot_event, "resync");
     assert_true(c->reboot_auth);
 
     const struct ztpd_vendor *g = ztpd_vendors_find(vs, "grandstream");
     assert_non_null(ztpd_vendor_model(g, "gxp2170"));
+    assert_non_null(ztpd_vendor_model(g, "gxp1620"));
+    assert_non_null(ztpd_vendor_model(g, "gxp1628"));
+    assert_non_null(ztpd_vendor_model(g, "gxp2135"));
     assert_int_equal(g->n_oui, 2);
     assert_string_equal(g->oui[1], "c074ad");
     assert_string_equal(g->reboot_event, "check-sync");
 
-    /* every vendor serves {mac}.cfg */
+    /* the drop-in vendors: Snom names files by the uppercase MAC */
+    const struct ztpd_vendor *s = ztpd_vendors_find(vs, "snom");
+    assert_non_null(s);
+    assert_string_equal(s->files[0].match, "{MAC}.xml");
+    assert_string_equal(s->oui[0], "000413");
+    assert_non_null(ztpd_vendor_model(s, "d785"));
+    const struct ztpd_vendor *f = ztpd_vendors_find(vs, "fanvil");
+    assert_non_null(f);
+    assert_string_equal(f->oui[0], "0c383e");
+    assert_string_equal(f->reboot_event, "check-sync");
+    assert_int_equal(f->format, ZTPD_FMT_XML);
+
+    /* every vendor serves {mac}.cfg (the core takes the MAC from the last path component), has
+     * a reboot event, both detect patterns, an OUI and a device file for every model */
     for (size_t i = 0; i < vs->n; i++) {
+        const struct ztpd_vendor *v = vs->items[i];
         int found = 0;
-        for (size_t k = 0; k < vs->items[i]->n_files; k++)
-            found |= !strcmp(vs->items[i]->files[k].match, "{mac}.cfg");
-        assert_true(found);
+        for (size_t k = 0; k < v->n_files; k++)
+            found |= !strcmp(v->files[k].match, "{mac}.cfg");
+        if (!found)
+            fail_msg("%s: no {mac}.cfg entry", v->name);
+        assert_non_null(v->reboot_event);
+        assert_non_null(v->http_ua_pattern);
+        assert_non_null(v->sip_ua_pattern);
+        assert_true(v->n_oui > 0);
     }
-    assert_null(ztpd_vendors_find(vs, "snom"));
     ztpd_vendors_free(vs, L);
 }
 
@@ -562,11 +599,11 @@ static void test_load_dirs_override(void **state)
     const char *dirs[] = {builtin, "/nonexistent/ztpd-vendors", extra, NULL};
     struct ztpd_vendors *vs = NULL;
     assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
-    assert_int_equal(vs->n, 5); /* broken.lua skipped, yealink replaced */
+    assert_int_equal(vs->n, 7); /* broken.lua skipped, yealink replaced */
     const struct ztpd_vendor *v = ztpd_vendors_find(vs, "yealink");
     assert_string_equal(v->label, "Local Yealink");
     assert_non_null(ztpd_vendor_model(v, "t57w"));
-    assert_string_equal(vs->items[3]->name, "yealink");
+    assert_string_equal(vs->items[5]->name, "yealink");
     ztpd_vendors_free(vs, L);
 
     const char *none[] = {"/nonexistent/ztpd-vendors", NULL};
@@ -607,7 +644,9 @@ static void test_detect_patterns(void **state)
         {"polycom", 1, "PolycomVVX-VVX_450-UA/6.4.3.1234", "VVX_450", "6.4.3.1234", NULL},
         {"polycom", 1, "PolycomSoundPointIP SPIP_550 UA 3.3.2.0413", "SPIP_550", "3.3.2.0413",
          NULL},
-        {"cisco", 0, "Cisco/SPA504G-7.5.5 (8843E157DDCC)(CBT141100HR)", "SPA504G", "7.5.5", NULL},
+        {"cisco", 0, "Cisco/SPA504G-7.5.5 (8843E157DDCC)(CBT141100HR)", "SPA504G", "7.5.5",
+         "8843E157DDCC"},
+        {"cisco", 0, "Cisco/SPA525G-7.4.7 (CBT141900G7)", "SPA525G", "7.4.7", NULL},
         {"cisco", 1, "Cisco/SPA525G2-7.6.1(ES_RC01)", "SPA525G2", "7.6.1(ES_RC01)", NULL},
         {"grandstream", 0, "Grandstream Model HW GXV3350  V1.3A SW 1.0.1.8 DevId c074ad150b88",
          "GXV3350", "1.0.1.8", "c074ad150b88"},
@@ -616,6 +655,24 @@ static void test_detect_patterns(void **state)
         {"grandstream", 1, "Grandstream GXP2130 1.0.7.25", "GXP2130", "1.0.7.25", NULL},
         {"grandstream", 1, "Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859", NULL,
          NULL, NULL},
+        {"grandstream", 0, "Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859",
+         "GXP1628", "1.0.4.138", "c074ad2bd859"},
+        {"fanvil", 0, "Fanvil X4 2.10.2.6887 0c383e07e16c", "X4", "2.10.2.6887", "0c383e07e16c"},
+        {"fanvil", 0, "Fanvil X5U-V2 2.12.16.17 0c383e557eb1", "X5U-V2", "2.12.16.17",
+         "0c383e557eb1"},
+        {"fanvil", 0, "Fanvil X6U Pro 0.0.10 0c383e2cd782", "X6U Pro", "0.0.10", "0c383e2cd782"},
+        {"fanvil", 1, "Fanvil X4 2.10.2.6887", "X4", "2.10.2.6887", ""},
+        {"fanvil", 0, "Yealink SIP-T46S 66.86.0.15 80:5e:c0:aa:bb:cc", NULL, NULL, NULL},
+        {"snom", 0,
+         "Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 "
+         "SXM:0 UXM:0)",
+         "D785", "10.1.33.33", "000413922D24"},
+        {"snom", 0,
+         "Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)", "710",
+         "8.7.5.35", "000413741767"},
+        {"snom", 0, "Mozilla/4.0 (compatible; snom320-SIP 8.4.18 1.1.3-s)", "320", "8.4.18", ""},
+        {"snom", 1, "snomD785/10.1.33.33", "D785", "10.1.33.33", NULL},
+        {"snom", 0, "Fanvil X4 2.10.2.6887 0c383e07e16c", NULL, NULL, NULL},
     };
     size_t cap = 16384, len = 0;
     char *src = malloc(cap);
@@ -934,7 +991,8 @@ static void test_templates_render(void **state)
             }
         }
     }
-    assert_int_equal(rendered, 7);
+    assert_int_equal(rendered, 23); /* 6 yealink, 2 zultys, 4 polycom, 3 cisco, 4 grandstream,
+                                        2 fanvil, 2 snom */
     render_one(L, NULL, "unknown", "generic.cfg", xmllint);
     ztpd_vendors_free(vs, L);
 }
@@ -955,8 +1013,11 @@ static void test_role_templates_render(void **state)
         {"yealink", "yealink_common.cfg", "local_time.time_zone = -5", 0},
         {"zultys", "zultys_common.cfg", "local_time.ntp_server1 = pool.ntp.org", 0},
         {"cisco", "cisco_common.xml",
-         "<Profile_Rule>http://192.168.1.14:8080/provision/$MA.cfg</Profile_Rule>", 0},
+         "<Profile_Rule>http://192.168.1.14:8080/provision/$MA.xml</Profile_Rule>", 0},
         {"polycom", "polycom_master.xml", "CONFIG_FILES=\"001565123456-ztpd.cfg\"", 1},
+        {"grandstream", "grandstream_common.xml", "<P30>pool.ntp.org</P30>", 0},
+        {"snom", "snom_master.xml",
+         "<file url=\"http://192.168.1.14:8080/provision/0004130A0B0C.xml\"/>", 1},
     };
     int xmllint = have_xmllint();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -968,8 +1029,10 @@ static void test_role_templates_render(void **state)
         ztpd_tpl_ctx_set(ctx, "TIMEZONE_OFFSET", "-5");
         ztpd_tpl_ctx_set(ctx, "NTP_SERVER", "pool.ntp.org");
         ztpd_tpl_ctx_set(ctx, "PROVISIONING_URL", "http://192.168.1.14:8080/provision/");
-        if (cases[i].per_device)
+        if (cases[i].per_device) {
             ztpd_tpl_ctx_set(ctx, "MAC_ADDRESS", "001565123456");
+            ztpd_tpl_ctx_set(ctx, "MAC_UPPER", "0004130A0B0C");
+        }
         assert_int_equal(ztpd_vendor_prepare(v, L, ctx, err, sizeof err), 0);
 
         size_t len = 0;
@@ -999,6 +1062,250 @@ static void test_role_templates_render(void **state)
     ztpd_vendors_free(vs, L);
 }
 
+/* ---- hostile values cannot add a setting ---- */
+
+/* The template of role `role` for v and model, as the core looks it up: the device file is
+ * <vendor>_<model>, another role <vendor>_<model>_<role>, else <vendor>_<role>. */
+static void role_template(const struct ztpd_vendor *v, const char *model, const char *role,
+                          char *name, size_t len)
+{
+    char path[2048];
+    if (!strcmp(role, "device")) {
+        snprintf(name, len, "%s_%s.%s", v->name, model, v->template_ext);
+        return;
+    }
+    snprintf(name, len, "%s_%s_%s.%s", v->name, model, role, v->template_ext);
+    snprintf(path, sizeof path, "%s/templates/%s", g_src, name);
+    if (access(path, F_OK))
+        snprintf(name, len, "%s_%s.%s", v->name, role, v->template_ext);
+}
+
+/* Renders tpl_name for v/model with EXTENSION_NAME (and so LINE_LABEL) set to name[0..len). */
+static char *render_named(struct ztpd_lua *L, const struct ztpd_vendor *v, const char *model,
+                          const char *tpl_name, const char *name, size_t len, size_t *outlen)
+{
+    char path[2048], err[1024];
+    size_t srclen = 0;
+    snprintf(path, sizeof path, "%s/templates/%s", g_src, tpl_name);
+    char *src = read_file(path, &srclen);
+    if (!src)
+        fail_msg("missing template %s", path);
+    struct ztpd_tpl *t = NULL;
+    if (ztpd_tpl_compile(&t, src, srclen, err, sizeof err))
+        fail_msg("%s: %s", tpl_name, err);
+    struct ztpd_tpl_ctx *ctx = core_ctx(v->name, model, "-5");
+    assert_int_equal(ztpd_tpl_ctx_setn(ctx, "EXTENSION_NAME", name, len), 0);
+    if (ztpd_vendor_prepare(v, L, ctx, err, sizeof err))
+        fail_msg("%s prepare: %s", v->name, err);
+    char *out = NULL;
+    if (ztpd_tpl_render(t, ctx, v->format, &out, outlen, err, sizeof err))
+        fail_msg("%s: %s", tpl_name, err);
+    ztpd_tpl_ctx_free(ctx);
+    ztpd_tpl_free(t);
+    free(src);
+    return out;
+}
+
+static size_t count_char(const char *s, size_t len, char c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == c;
+    return n;
+}
+
+/* The INI keys of out, one per value line, joined by '|'. */
+static void ini_keys(const char *out, size_t len, char *keys, size_t klen)
+{
+    size_t k = 0;
+    keys[0] = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = 0;
+        while (i + n < len && out[i + n] != '\n')
+            n++;
+        const char *eq = memchr(out + i, '=', n);
+        if (n && out[i] != '#' && eq) {
+            int w = snprintf(keys + k, klen - k, "%.*s|", (int)(eq - (out + i)), out + i);
+            assert_true(w > 0 && (size_t)w < klen - k);
+            k += (size_t)w;
+        }
+        i += n + 1;
+    }
+}
+
+/* A display name with XML metacharacters, a newline followed by a Yealink setting, and a NUL
+ * renders into every vendor x model x role file with the same structure as a plain name: the
+ * same INI keys on the same number of lines, or the same number of elements and attribute
+ * quotes in well-formed XML. */
+static void test_injection_all_vendors(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], name[256];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    static const char hostile[] = "Eve &<\"'>\naccount.1.sip_server.1.address = evil\r\n"
+                                  "<evil a=\"1\"/>\0account.1.password = evil";
+    static const char plain[] = "Plain Name";
+    int xmllint = have_xmllint();
+    size_t checked = 0;
+    for (size_t i = 0; i < vs->n; i++) {
+        const struct ztpd_vendor *v = vs->items[i];
+        for (size_t m = 0; m < v->n_models; m++) {
+            for (size_t f = 0; f < v->n_files; f++) {
+                const char *role = v->files[f].template;
+                if (!role)
+                    continue;
+                role_template(v, v->models[m].id, role, name, sizeof name);
+                size_t blen = 0, hlen = 0;
+                char *base =
+                    render_named(L, v, v->models[m].id, name, plain, sizeof plain - 1, &blen);
+                char *bad =
+                    render_named(L, v, v->models[m].id, name, hostile, sizeof hostile - 1, &hlen);
+                assert_null(memchr(bad, '\0', hlen)); /* nothing after a NUL in a file */
+                if (v->format == ZTPD_FMT_INI) {
+                    char kb[8192], kh[8192];
+                    ini_keys(base, blen, kb, sizeof kb);
+                    ini_keys(bad, hlen, kh, sizeof kh);
+                    if (strcmp(kb, kh) ||
+                        count_char(base, blen, '\n') != count_char(bad, hlen, '\n'))
+                        fail_msg("%s/%s: the name changed the settings:\n%s", v->name, name, bad);
+                } else {
+                    if (count_char(base, blen, '<') != count_char(bad, hlen, '<') ||
+                        count_char(base, blen, '"') != count_char(bad, hlen, '"'))
+                        fail_msg("%s/%s: the name changed the XML structure:\n%s", v->name, name,
+                                 bad);
+                    if (xmllint) {
+                        char xpath[2048], cmd[4300];
+                        snprintf(xpath, sizeof xpath, "%s/inject-%s-%s", g_tmp, v->models[m].id,
+                                 name);
+                        write_file(g_tmp, strrchr(xpath, '/') + 1, bad, hlen);
+                        snprintf(cmd, sizeof cmd, "xmllint --noout '%s'", xpath);
+                        if (system(cmd) != 0)
+                            fail_msg("%s: not well-formed with a hostile name (%s)", name, xpath);
+                    }
+                }
+                assert_null(strstr(bad, "\naccount.1.sip_server.1.address = evil"));
+                if (v->format == ZTPD_FMT_XML)
+                    assert_null(strstr(bad, "<evil"));
+                free(base);
+                free(bad);
+                checked++;
+            }
+        }
+    }
+    assert_true(checked >= 23);
+    ztpd_vendors_free(vs, L);
+}
+
+/* ---- the profile fields the loader reads from profile_version 2 on ---- */
+
+/* Runs a vendor file with ztpd.profile_version = 2 in its sandbox and leaves the returned table
+ * on the stack; these fields (provisioning, files[].upload) are not read by the loader yet. */
+static void run_v2(struct ztpd_lua *zl, const char *path)
+{
+    lua_State *L = ztpd_lua_state(zl);
+    char err[1024];
+    assert_int_equal(luaL_loadfilex(L, path, "t"), LUA_OK);
+    ztpd_lua_push_sandbox(zl);
+    assert_int_equal(lua_getfield(L, -1, "ztpd"), LUA_TTABLE);
+    lua_pushinteger(L, 2);
+    lua_setfield(L, -2, "profile_version");
+    lua_pop(L, 1);
+    assert_non_null(lua_setupvalue(L, -2, 1));
+    if (ztpd_lua_pcall(zl, 0, 1, err, sizeof err))
+        fail_msg("%s: %s", path, err);
+    assert_int_equal(lua_type(L, -1), LUA_TTABLE);
+}
+
+static void test_profile_v2_fields(void **state)
+{
+    struct ztpd_lua *zl = *state;
+    lua_State *L = ztpd_lua_state(zl);
+    static const char *const vendors[] = {"cisco", "fanvil",  "grandstream", "polycom",
+                                          "snom",  "yealink", "zultys"};
+    char path[2048];
+    for (size_t i = 0; i < sizeof vendors / sizeof vendors[0]; i++) {
+        int top = lua_gettop(L);
+        snprintf(path, sizeof path, "%s/vendors/%s.lua", g_src, vendors[i]);
+        run_v2(zl, path);
+        /* provisioning = { url = "...{server}...", dhcp_option_66 = optional, notes = "..." } */
+        assert_int_equal(lua_getfield(L, -1, "provisioning"), LUA_TTABLE);
+        assert_int_equal(lua_getfield(L, -1, "url"), LUA_TSTRING);
+        if (!strstr(lua_tostring(L, -1), "{server}/provision"))
+            fail_msg("%s: provisioning.url \"%s\" lacks {server}/provision", vendors[i],
+                     lua_tostring(L, -1));
+        lua_pop(L, 1);
+        int t = lua_getfield(L, -1, "dhcp_option_66");
+        assert_true(t == LUA_TNIL || t == LUA_TSTRING);
+        lua_pop(L, 1);
+        assert_int_equal(lua_getfield(L, -1, "notes"), LUA_TSTRING);
+        lua_pop(L, 2);
+        /* an upload entry has {mac} in its name and neither a template nor a status */
+        size_t uploads = 0;
+        assert_int_equal(lua_getfield(L, -1, "files"), LUA_TTABLE);
+        for (lua_Integer k = 1; lua_rawgeti(L, -1, k) == LUA_TTABLE; k++) {
+            if (lua_getfield(L, -1, "upload") == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
+                lua_getfield(L, -2, "match");
+                assert_non_null(strstr(lua_tostring(L, -1), "{mac}"));
+                assert_int_equal(lua_getfield(L, -3, "template"), LUA_TNIL);
+                assert_int_equal(lua_getfield(L, -4, "status"), LUA_TNIL);
+                lua_pop(L, 3);
+                uploads++;
+            }
+            lua_pop(L, 2);
+        }
+        assert_int_equal(uploads, strcmp(vendors[i], "polycom") ? 0 : 5);
+        lua_settop(L, top);
+    }
+    /* today's loader still takes the same files (the fields are left out below version 2) */
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, zl, dirs), 0);
+    assert_int_equal(vs->n, 7);
+    ztpd_vendors_free(vs, zl);
+}
+
+/* The worked example in examples/vendors/ loads and renders its template. */
+static void test_example_vendor(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100], err[1024], path[2048];
+    snprintf(dir, sizeof dir, "%s/examples/vendors/acme.lua", g_src);
+    struct ztpd_vendor *v = NULL;
+    if (ztpd_vendor_load_file(&v, L, dir, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(v->n_models, 2);
+    for (size_t m = 0; m < v->n_models; m++) {
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/examples/vendors/acme_%s.%s", g_src, v->models[m].id,
+                 v->template_ext);
+        char *src = read_file(path, &len);
+        if (!src)
+            fail_msg("missing %s", path);
+        struct ztpd_tpl *t = NULL;
+        if (ztpd_tpl_compile(&t, src, len, err, sizeof err))
+            fail_msg("%s: %s", path, err);
+        struct ztpd_tpl_ctx *ctx = core_ctx("acme", v->models[m].id, "-5");
+        if (ztpd_vendor_prepare(v, L, ctx, err, sizeof err))
+            fail_msg("prepare: %s", err);
+        char *out = NULL;
+        size_t outlen = 0;
+        if (ztpd_tpl_render(t, ctx, v->format, &out, &outlen, err, sizeof err))
+            fail_msg("%s: %s", path, err);
+        assert_non_null(strstr(out, "sip.server = 192.168.1.14:5060"));
+        assert_non_null(strstr(out, "time.offset_minutes = -300"));
+        free(out);
+        ztpd_tpl_ctx_free(ctx);
+        ztpd_tpl_free(t);
+        free(src);
+    }
+    ztpd_vendor_free(v, L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1007,7 +1314,8 @@ int main(void)
         cmocka_unit_test(test_doc_example),        cmocka_unit_test(test_detect_patterns),
         cmocka_unit_test(test_prepare_builtin),    cmocka_unit_test(test_prepare_values_and_errors),
         cmocka_unit_test(test_templates_render),   cmocka_unit_test(test_role_templates_render),
-        cmocka_unit_test(test_utc_offset_minutes),
+        cmocka_unit_test(test_utc_offset_minutes), cmocka_unit_test(test_injection_all_vendors),
+        cmocka_unit_test(test_profile_v2_fields),  cmocka_unit_test(test_example_vendor),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
