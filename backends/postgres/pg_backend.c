@@ -13,10 +13,14 @@
 #include "common/host.h"
 
 /* Without a timeout libpq waits for the kernel's TCP connect timeout (minutes) when the
- * server's host is down; the DSN may still set its own. */
-#define PG_CONNECT_TIMEOUT "10"
+ * server's host is down. Reconnects run on the storage thread during an outage, and API writes
+ * queued behind one wait for it: a few seconds at most. The DSN may still set its own. */
+#define PG_CONNECT_TIMEOUT "5"
 
-/* The password may stay out of the DSN (and so out of config.yml and `ps`). */
+/* The password may stay out of the DSN (and so out of config.yml and `ps`): from
+ * storage.postgres.password_file (read by the core, handed over under this key), else from the
+ * environment; either overrides a password in the DSN. */
+#define PG_PASSWORD_KEY "storage.postgres.password"
 #define PG_PASSWORD_ENV "ZTPD_PG_PASSWORD"
 
 void pg_log(const struct pg *p, int level, const char *fmt, ...)
@@ -160,18 +164,25 @@ int pg_exec(struct pg *p, const char *sql, PGresult **res, const char *what)
 int pg_begin(void *h)
 {
     struct pg *p = h;
-    int status = pg_ready(p);
-    if (status)
-        return status;
-    /* PostgreSQL only warns about a nested BEGIN; the ABI (and sqlite) call it an error. */
-    if (PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
-        pg_log(p, 1, "begin: a transaction is already open");
-        return ZTPD_STORAGE_EIO;
+    for (int attempt = 0;; attempt++) {
+        int status = pg_ready(p);
+        if (status)
+            return status;
+        /* PostgreSQL only warns about a nested BEGIN; the ABI (and sqlite) call it an error. */
+        if (PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
+            pg_log(p, 1, "begin: a transaction is already open");
+            return ZTPD_STORAGE_EIO;
+        }
+        status = pg_exec(p, "BEGIN", NULL, "begin");
+        if (status == ZTPD_STORAGE_OK) {
+            p->in_tx = 1;
+            return status;
+        }
+        /* As pg_run does for single statements: the first statement after a server restart
+         * finds the old connection dead; nothing has been done yet, so reconnect and retry. */
+        if (status != ZTPD_STORAGE_EUNAVAIL || attempt > 0 || PQstatus(p->conn) == CONNECTION_OK)
+            return status;
     }
-    status = pg_exec(p, "BEGIN", NULL, "begin");
-    if (status == ZTPD_STORAGE_OK)
-        p->in_tx = 1;
-    return status;
 }
 
 int pg_commit(void *h)
@@ -339,7 +350,14 @@ static int pg_open(void **handle, const struct ztpd_storage_host *host)
         pg_log(p, 3, "storage.postgres.dsn is empty: using libpq's PG* environment variables");
         dsn = "";
     }
-    const char *password = getenv(PG_PASSWORD_ENV);
+    const char *password = backend_host_config(host, PG_PASSWORD_KEY);
+    const char *password_from = "storage.postgres.password_file";
+    if (!password || !*password) {
+        password = getenv(PG_PASSWORD_ENV);
+        password_from = PG_PASSWORD_ENV;
+    }
+    if (password && *password)
+        pg_log(p, 3, "password from %s", password_from);
     /* Later entries override earlier ones and the DSN (expanded from dbname) overrides the
      * defaults before it, while a password from the environment overrides the DSN's. Empty
      * values are ignored by libpq. */

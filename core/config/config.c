@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config/yaml_walk.h"
 #include "log/log.h"
@@ -64,6 +65,7 @@ static const struct key_spec specs[] = {
     {"storage.sqlite.path", K_PATH, F(sqlite_path), 0, 0},
     {"storage.postgres", K_SECTION, 0, 0, 0},
     {"storage.postgres.dsn", K_STRING, F(postgres_dsn), 0, 0},
+    {"storage.postgres.password_file", K_PATH, F(postgres_password_file), 0, 0},
     {"api", K_SECTION, 0, 0, 0},
     {"api.tokens", K_TOKENS, 0, 0, 0},
     {"logging", K_SECTION, 0, 0, 0},
@@ -714,6 +716,7 @@ void ztpd_config_free(struct ztpd_config *cfg)
     free(cfg->sqlite_path);
     free(cfg->module_dir);
     free(cfg->postgres_dsn);
+    free(cfg->postgres_password_file);
     for (size_t i = 0; i < cfg->n_api_tokens; i++)
         free(cfg->api_tokens[i]);
     free(cfg->api_tokens);
@@ -770,4 +773,70 @@ const char *ztpd_config_lookup(const struct ztpd_config *cfg, const char *key)
     default:
         return NULL;
     }
+}
+
+/* Longer than any sane password; bounds what a wrong path (a log file, a device) reads. */
+#define PASSWORD_MAX 1024
+
+int ztpd_config_read_password_file(const struct ztpd_config *cfg, char **out, char *err,
+                                   size_t errlen)
+{
+    static const char key[] = "storage.postgres.password_file";
+    *out = NULL;
+    const char *path = cfg ? cfg->postgres_password_file : NULL;
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
+        return ZTPD_ECONFIG;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: %s is not a regular file", key, path);
+        fclose(f);
+        return ZTPD_ECONFIG;
+    }
+    /* Refusing would break secrets mounted 0644 (Kubernetes' default); a warning tells the
+     * admin without stopping the service. */
+    if (st.st_mode & (S_IRGRP | S_IROTH))
+        LOG_W("config", "%s: %s is readable by other users (mode %04o); chmod 600 it", key, path,
+              (unsigned)(st.st_mode & 07777));
+    char *buf = calloc(1, PASSWORD_MAX + 2);
+    if (!buf) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", key);
+        return ZTPD_ENOMEM;
+    }
+    int rc = 0;
+    if (!fgets(buf, PASSWORD_MAX + 2, f)) {
+        if (ferror(f)) {
+            snprintf(err, errlen, "%s: cannot read %s: %s", key, path, strerror(errno));
+            rc = ZTPD_ECONFIG;
+        }
+        buf[0] = '\0';
+    }
+    fclose(f);
+    size_t len = strlen(buf);
+    int whole_line = len > 0 && buf[len - 1] == '\n';
+    if (!rc && !whole_line && len > PASSWORD_MAX) {
+        snprintf(err, errlen, "%s: %s: the first line is longer than %d bytes", key, path,
+                 PASSWORD_MAX);
+        rc = ZTPD_ECONFIG;
+    }
+    /* The first line without its line end (LF or CRLF); trailing blanks are part of it. */
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (!rc && len == 0) {
+        snprintf(err, errlen, "%s: %s: the first line is empty", key, path);
+        rc = ZTPD_ECONFIG;
+    }
+    if (rc) {
+        /* Whatever was read may be a password: do not leave it in freed memory. */
+        memset(buf, 0, PASSWORD_MAX + 2);
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
 }

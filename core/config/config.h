@@ -53,6 +53,7 @@ struct ztpd_config {
     char *sqlite_path;     /* storage.sqlite.path, default "<data_dir>/ztpd.db" (absolute) */
     char *module_dir;      /* storage.module_dir, default NULL = build tree, then install dir */
     char *postgres_dsn;    /* storage.postgres.dsn, default NULL (libpq then uses PG* env) */
+    char *postgres_password_file; /* storage.postgres.password_file (absolute), NULL if unset */
 
     /* api */
     char **api_tokens; /* api.tokens; may be empty: then a token is generated on first start */
@@ -93,5 +94,14 @@ void ztpd_config_free(struct ztpd_config *cfg);
 /* Returns the value of a scalar config key by dotted path ("storage.sqlite.path") as the
  * loaded struct holds it (resolved paths, defaults applied), or NULL. Owned by cfg. */
 const char *ztpd_config_lookup(const struct ztpd_config *cfg, const char *key);
+
+/* Reads the PostgreSQL password from storage.postgres.password_file: the file's first line
+ * without its line end. Read when the backend is opened, not at load, so tools that never
+ * open the database need no access to the file. Warns (never fails) when the file is readable
+ * by group or others. *out is NULL when the key is unset; otherwise the caller owns it and
+ * should wipe it before freeing. Errors (ZTPD_ECONFIG, ZTPD_ENOMEM) name the key and the file,
+ * never the content. */
+int ztpd_config_read_password_file(const struct ztpd_config *cfg, char **out, char *err,
+                                   size_t errlen);
 
 #endif

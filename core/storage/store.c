@@ -16,6 +16,15 @@
 
 #define LOG_MOD "storage"
 #define FLUSH_MS 100
+/* The storage thread pings an idle backend so /api/status tells the truth without a write to
+ * notice an outage: every HEALTH_UP_MS while up; every HEALTH_DOWN_MS while down, which is
+ * also the fastest an op may trigger a reconnect attempt (others answer EUNAVAIL at once). */
+#define HEALTH_UP_MS 2000
+#define HEALTH_DOWN_MS 1000
+/* Failed batch flushes back off from RETRY_MIN_MS to RETRY_MAX_MS; a health check that sees
+ * the backend come back flushes at once. */
+#define RETRY_MIN_MS 250
+#define RETRY_MAX_MS 5000
 /* Rows kept in provisioning_requests, and request rows held in memory while the database is
  * unreachable: both bound what an outage or a busy site can cost. */
 #define REQUEST_KEEP 10000
@@ -52,6 +61,7 @@ struct ztpd_store {
     struct ztpd_backend_module *mod;
     void *h;
     int schema_version;
+    char *pg_password; /* from storage.postgres.password_file; wiped when freed */
 
     /* Loop thread only. */
     enum store_state state;
@@ -60,6 +70,7 @@ struct ztpd_store {
     size_t inflight_rows;
     int timer_armed;
     int batch_failing;
+    uint64_t retry_ms; /* delay of the next batch retry while batch_failing */
     int drop_warned;
     int up;               /* from the statuses delivered so far, in submission order */
     int refusing;         /* the stop marker came back: later ops were refused, not run */
@@ -81,12 +92,23 @@ struct ztpd_store {
     struct ztpd_store_op stop_marker;
 };
 
+/* A health report from the storage thread: the backend went down or came back. Allocated by
+ * the thread, delivered in order with the ops around it, freed by its done(). */
+struct health_op {
+    struct ztpd_store_op op; /* first: done() casts back */
+    struct ztpd_store *s;
+};
+
 /* A flush of the batched rows: one transaction on the storage thread. */
 struct batch_op {
     struct ztpd_store_op op; /* first: the op pointer is the batch_op pointer */
     struct ztpd_store *s;
     struct ztpd_batch_rows rows;
+    int final;     /* the flush of stop(): always worth a reconnect attempt */
+    size_t n_rows; /* rows taken; batch_run may drop rejected ones from `rows` */
 };
+
+static void batch_run(const struct ztpd_storage_backend *be, void *h, struct ztpd_store_op *op);
 
 static void q_push(struct op_queue *q, struct ztpd_store_op *op)
 {
@@ -120,6 +142,8 @@ static struct ztpd_store_op *q_take_all(struct op_queue *q)
 /* Calls done() on a detached chain of ops, in order, tracking whether the backend is up.
  * Updating `up` here rather than on the thread keeps it consistent with the done() calls:
  * a done() sees the state as of its own op, even when the thread has run further. */
+static void backend_back(struct ztpd_store *s);
+
 static void deliver(struct ztpd_store *s, struct ztpd_store_op *op)
 {
     while (op) {
@@ -128,10 +152,13 @@ static void deliver(struct ztpd_store *s, struct ztpd_store_op *op)
         if (op == &s->stop_marker) {
             s->refusing = 1;
         } else {
+            int was_up = s->up;
             if (!s->refusing)
                 s->up = op->status != ZTPD_STORAGE_EUNAVAIL;
             if (op->done)
                 op->done(op);
+            if (!was_up && s->up)
+                backend_back(s);
         }
         op = next;
     }
@@ -204,9 +231,15 @@ static void host_log(void *ctx, int level, const char *msg)
     ztpd_log((enum ztpd_log_level)level, s->log_module, "%s", msg ? msg : "");
 }
 
+/* Not a key of config.yml: the content of storage.postgres.password_file, which the backend
+ * prefers over ZTPD_PG_PASSWORD and the DSN's password. */
+#define PG_PASSWORD_KEY "storage.postgres.password"
+
 static const char *host_config_get(void *ctx, const char *key)
 {
     struct ztpd_store *s = ctx;
+    if (key && strcmp(key, PG_PASSWORD_KEY) == 0)
+        return s->pg_password;
     return key ? ztpd_config_lookup(s->cfg, key) : NULL;
 }
 
@@ -273,7 +306,16 @@ static struct ztpd_store *store_alloc(uv_loop_t *loop, const struct ztpd_config 
         free(s);
         return NULL;
     }
-    if (pthread_cond_init(&s->cv, NULL) != 0) {
+    /* Health checks wait with a timeout; a monotonic clock keeps a clock step from
+     * stretching or skipping them. */
+    pthread_condattr_t ca;
+    int cr = pthread_condattr_init(&ca);
+    if (cr == 0) {
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        cr = pthread_cond_init(&s->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    if (cr != 0) {
         pthread_mutex_destroy(&s->mu);
         free(s);
         return NULL;
@@ -323,6 +365,11 @@ int ztpd_store_open(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_
         ztpd_store_free(s);
         return r;
     }
+    if (strcmp(name, "postgres") == 0 &&
+        (r = ztpd_config_read_password_file(cfg, &s->pg_password, err, errlen)) != 0) {
+        ztpd_store_free(s);
+        return r;
+    }
     r = ztpd_loader_open(&s->mod, path, &s->host, err, errlen);
     if (r) {
         ztpd_store_free(s);
@@ -367,31 +414,133 @@ int ztpd_store_schema_version(struct ztpd_store *s)
 
 /* --- the storage thread --- */
 
-static void run_op(struct ztpd_store *s, struct ztpd_store_op *op, int has_ping, int *down)
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* What only the storage thread touches. */
+struct thread_state {
+    int has_ping;
+    int down;              /* as of the last backend call */
+    uint64_t last_attempt; /* when the last reconnect attempt while down ended */
+    uint64_t next_check;   /* when the idle thread pings next */
+};
+
+static void health_done(struct ztpd_store_op *op)
+{
+    /* deliver() has already updated s->up from the status. */
+    free(op);
+}
+
+/* Tells the loop (in order with the ops delivered around it) that the backend changed state.
+ * Called with s->mu held. On allocation failure the thread's view is left as it was, so the
+ * next check reports the change again. */
+static void report_health(struct ztpd_store *s, struct thread_state *ts, int down)
+{
+    struct health_op *h = calloc(1, sizeof *h);
+    if (!h)
+        return;
+    h->op.done = health_done;
+    h->op.status = down ? ZTPD_STORAGE_EUNAVAIL : ZTPD_STORAGE_OK;
+    h->s = s;
+    ts->down = down;
+    q_push(&s->done, &h->op);
+    uv_async_send(&s->async);
+}
+
+/* While down, talking to the backend means a reconnect attempt that may take up to the
+ * backend's connect timeout. At most one per HEALTH_DOWN_MS: an op queued behind an attempt
+ * answers right after it instead of starting another one. */
+static int may_attempt(const struct thread_state *ts)
+{
+    return !ts->down || mono_ms() - ts->last_attempt >= HEALTH_DOWN_MS;
+}
+
+static void run_op(struct ztpd_store *s, struct ztpd_store_op *op, struct thread_state *ts)
 {
     const struct ztpd_storage_backend *be = s->mod->be;
     op->status = ZTPD_STORAGE_OK;
-    /* After an outage a cheap ping tells whether to try the real work at all. */
-    if (*down && has_ping && be->ping(s->h) != ZTPD_STORAGE_OK) {
-        op->status = ZTPD_STORAGE_EUNAVAIL;
-        return;
+    if (ts->down && ts->has_ping) {
+        int final = op->run == batch_run && ((struct batch_op *)op)->final;
+        if (!final && !may_attempt(ts)) {
+            op->status = ZTPD_STORAGE_EUNAVAIL;
+            return;
+        }
+        /* After an outage a cheap ping tells whether to try the real work at all. */
+        int st = be->ping(s->h);
+        ts->last_attempt = mono_ms();
+        if (st == ZTPD_STORAGE_EUNAVAIL) {
+            op->status = st;
+            return;
+        }
     }
     if (op->run)
         op->run(be, s->h, op);
     else
         op->status = ZTPD_STORAGE_EINVAL;
-    *down = op->status == ZTPD_STORAGE_EUNAVAIL;
+    /* A backend that lost its connection has just tried to reconnect (and failed). */
+    ts->down = op->status == ZTPD_STORAGE_EUNAVAIL;
+    if (ts->down)
+        ts->last_attempt = mono_ms();
+    ts->next_check = mono_ms() + (ts->down ? HEALTH_DOWN_MS : HEALTH_UP_MS);
+}
+
+/* The idle thread's health check: pings, reports a change of state. Called with s->mu held;
+ * releases it around the ping. */
+static void health_check(struct ztpd_store *s, struct thread_state *ts)
+{
+    if (may_attempt(ts)) {
+        pthread_mutex_unlock(&s->mu);
+        int st = s->mod->be->ping(s->h);
+        pthread_mutex_lock(&s->mu);
+        /* Any other failure (EIO) means the server answered: the connection is up. */
+        int down = st == ZTPD_STORAGE_EUNAVAIL;
+        if (down)
+            ts->last_attempt = mono_ms();
+        if (down != ts->down)
+            report_health(s, ts, down);
+    }
+    ts->next_check = mono_ms() + (ts->down ? HEALTH_DOWN_MS : HEALTH_UP_MS);
+}
+
+/* Waits for an op or the next health check, whichever is first. Called with s->mu held. */
+static void wait_for_work(struct ztpd_store *s, struct thread_state *ts)
+{
+    if (!ts->has_ping) {
+        pthread_cond_wait(&s->cv, &s->mu);
+        return;
+    }
+    uint64_t now = mono_ms();
+    if (now >= ts->next_check) {
+        health_check(s, ts);
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    uint64_t wait_ms = ts->next_check - now;
+    until.tv_sec += (time_t)(wait_ms / 1000u);
+    until.tv_nsec += (long)(wait_ms % 1000u) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &until);
 }
 
 static void *store_thread(void *arg)
 {
     struct ztpd_store *s = arg;
-    int has_ping = ztpd_loader_has(s->mod->be, offsetof(struct ztpd_storage_backend, ping));
-    int down = 0, quitting = 0;
+    struct thread_state ts = {0};
+    ts.has_ping = ztpd_loader_has(s->mod->be, offsetof(struct ztpd_storage_backend, ping));
+    ts.next_check = mono_ms() + HEALTH_UP_MS;
+    int quitting = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->in.head && !quitting)
-            pthread_cond_wait(&s->cv, &s->mu);
+            wait_for_work(s, &ts);
         struct ztpd_store_op *op = q_pop(&s->in);
         if (!op)
             break;
@@ -406,7 +555,7 @@ static void *store_thread(void *arg)
         if (quitting)
             op->status = ZTPD_STORAGE_EUNAVAIL;
         else
-            run_op(s, op, has_ping, &down);
+            run_op(s, op, &ts);
         pthread_mutex_lock(&s->mu);
         q_push(&s->done, op);
         /* Sends coalesce: the loop drains the whole done queue on each wakeup. */
@@ -485,7 +634,23 @@ static void arm_timer(struct ztpd_store *s)
     if (s->state != ST_RUNNING || s->timer_armed)
         return;
     s->timer_armed = 1;
-    uv_timer_start(&s->timer, on_timer, FLUSH_MS, 0);
+    uv_timer_start(&s->timer, on_timer, s->batch_failing ? s->retry_ms : FLUSH_MS, 0);
+}
+
+/* The backend answers again: rows that waited through the outage go now rather than at the
+ * end of their backoff. */
+static void backend_back(struct ztpd_store *s)
+{
+    if (s->state != ST_RUNNING || !s->batch_failing)
+        return;
+    s->retry_ms = RETRY_MIN_MS;
+    if (s->timer_armed) {
+        uv_timer_stop(&s->timer);
+        s->timer_armed = 0;
+    }
+    flush(s, 0);
+    if (ztpd_batch_size(&s->batch))
+        arm_timer(s);
 }
 
 /* One warning when request rows start being dropped, one summary once rows flow again:
@@ -511,27 +676,39 @@ static void warn_drops_ended(struct ztpd_store *s)
 static void batch_run(const struct ztpd_storage_backend *be, void *h, struct ztpd_store_op *op)
 {
     struct batch_op *b = (struct batch_op *)op;
-    int st = be->begin(h);
-    int began = st == ZTPD_STORAGE_OK;
-    for (size_t i = 0; st == ZTPD_STORAGE_OK && i < b->rows.n_touches; i++) {
-        st = be->device_touch(h, b->rows.touches[i].mac, b->rows.touches[i].at);
-        /* The device was deleted (or the MAC is bogus) since the request: nothing to record,
-         * and no reason to hold up the rest of the batch. */
-        if (st == ZTPD_STORAGE_ENOTFOUND || st == ZTPD_STORAGE_EINVAL)
-            st = ZTPD_STORAGE_OK;
-    }
-    if (st == ZTPD_STORAGE_OK && b->rows.n_reqs) {
-        st = be->request_append(h, b->rows.reqs, b->rows.n_reqs);
+    struct ztpd_batch_rows *rows = &b->rows;
+    for (;;) {
+        size_t rejected = rows->n_touches;
+        int st = be->begin(h);
+        int began = st == ZTPD_STORAGE_OK;
+        for (size_t i = 0; st == ZTPD_STORAGE_OK && i < rows->n_touches; i++) {
+            st = be->device_touch(h, rows->touches[i].mac, rows->touches[i].at);
+            /* The device was deleted since the request: nothing to record. */
+            if (st == ZTPD_STORAGE_ENOTFOUND)
+                st = ZTPD_STORAGE_OK;
+            if (st == ZTPD_STORAGE_EINVAL)
+                rejected = i;
+        }
+        if (st == ZTPD_STORAGE_OK && rows->n_reqs) {
+            st = be->request_append(h, rows->reqs, rows->n_reqs);
+            if (st == ZTPD_STORAGE_OK)
+                st = be->request_trim(h, REQUEST_KEEP);
+        }
         if (st == ZTPD_STORAGE_OK)
-            st = be->request_trim(h, REQUEST_KEEP);
+            st = be->commit(h);
+        /* Only undo a transaction this batch began: if begin itself failed, whatever is open
+         * belongs to someone else. */
+        if (st != ZTPD_STORAGE_OK && began)
+            be->rollback(h);
+        if (rejected == rows->n_touches) {
+            op->status = st;
+            return;
+        }
+        /* A rejected touch (a bogus MAC) must not hold up the rest of the batch, but it may
+         * have ended the transaction (PostgreSQL, see storage.h): drop it and start over.
+         * Each round drops one row, so this ends. */
+        rows->touches[rejected] = rows->touches[--rows->n_touches];
     }
-    if (st == ZTPD_STORAGE_OK)
-        st = be->commit(h);
-    /* Only undo a transaction this batch began: if begin itself failed, whatever is open
-     * belongs to someone else. */
-    if (st != ZTPD_STORAGE_OK && began)
-        be->rollback(h);
-    op->status = st;
 }
 
 static size_t rows_count(const struct ztpd_batch_rows *r)
@@ -543,20 +720,25 @@ static void batch_done(struct ztpd_store_op *op)
 {
     struct batch_op *b = (struct batch_op *)op;
     struct ztpd_store *s = b->s;
-    size_t n = rows_count(&b->rows);
+    size_t n = b->n_rows;
     s->flushes_inflight--;
     s->inflight_rows -= n;
     int retry = op->status == ZTPD_STORAGE_EUNAVAIL || op->status == ZTPD_STORAGE_EIO;
     if (op->status == ZTPD_STORAGE_OK) {
         if (s->batch_failing)
-            LOG_I(LOG_MOD, "batched writes resumed");
+            LOG_I(LOG_MOD, "batched writes resumed (%zu rows written)", n);
         s->batch_failing = 0;
         warn_drops_ended(s);
     } else if (retry && s->state == ST_RUNNING) {
-        /* Warn once per outage, not every 100 ms. */
-        if (!s->batch_failing)
+        /* Warn once per outage, not on every retry; retries back off so a long outage does
+         * not keep the storage thread busy. */
+        if (!s->batch_failing) {
             LOG_W(LOG_MOD, "batched writes failed (%s): keeping rows and retrying",
                   ztpd_store_strstatus(op->status));
+            s->retry_ms = RETRY_MIN_MS;
+        } else if (s->retry_ms < RETRY_MAX_MS) {
+            s->retry_ms = s->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : s->retry_ms * 2;
+        }
         s->batch_failing = 1;
         ztpd_batch_putback(&s->batch, &b->rows);
         warn_drops_started(s);
@@ -586,8 +768,10 @@ static void flush(struct ztpd_store *s, int final)
     b->op.run = batch_run;
     b->op.done = batch_done;
     b->s = s;
+    b->final = final;
     s->flushes_inflight++;
-    s->inflight_rows += rows_count(&b->rows);
+    b->n_rows = rows_count(&b->rows);
+    s->inflight_rows += b->n_rows;
     enqueue(s, &b->op);
 }
 
@@ -745,6 +929,12 @@ void ztpd_store_free(struct ztpd_store *s)
         s->mod->be->close(s->h);
     ztpd_loader_close(s->mod);
     ztpd_batch_free(&s->batch);
+    if (s->pg_password) {
+        /* volatile: a memset right before free() may otherwise be optimized away. */
+        for (volatile char *p = s->pg_password; *p; p++)
+            *p = '\0';
+        free(s->pg_password);
+    }
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -37,8 +37,36 @@ free_port() {
     return 1
 }
 
+# The storage section write_config writes: sqlite under data_dir (default), or with
+# ZTPD_TEST_BACKEND=postgres the server of with_postgres.sh at ZTPD_TEST_PG_DSN (change the DSN
+# per database with pg_use_db). ZTPD_TEST_STORAGE_EXTRA is appended to the postgres section
+# (indented 4 spaces), e.g. "password_file: pw".
+storage_yaml() {
+    case "${ZTPD_TEST_BACKEND:-sqlite}" in
+    sqlite)
+        printf 'storage:\n  backend: sqlite\n'
+        ;;
+    postgres)
+        if [ -z "${ZTPD_TEST_PG_DSN:-}" ]; then
+            echo "ZTPD_TEST_BACKEND=postgres needs ZTPD_TEST_PG_DSN: run under with_postgres.sh" >&2
+            return 1
+        fi
+        printf 'storage:\n  backend: postgres\n  postgres:\n    dsn: "%s"\n' "$ZTPD_TEST_PG_DSN"
+        if [ -n "${ZTPD_TEST_STORAGE_EXTRA:-}" ]; then
+            printf '    %s\n' "$ZTPD_TEST_STORAGE_EXTRA"
+        fi
+        ;;
+    *)
+        echo "unknown ZTPD_TEST_BACKEND=$ZTPD_TEST_BACKEND" >&2
+        return 1
+        ;;
+    esac
+}
+
 # write_config [extra yaml appended verbatim]: the test config, on a fresh free port.
 write_config() {
+    local storage
+    storage=$(storage_yaml)
     PORT=$(free_port)
     cat >"$WORK/config.yml" <<YAML
 server:
@@ -51,8 +79,7 @@ http:
   max_header_size: 8192
   idle_timeout: 5
   max_connections: 64
-storage:
-  backend: sqlite
+$storage
 api:
   tokens: ["$TOKEN"]
 logging:
@@ -145,4 +172,55 @@ json() {
 finish() {
     echo "$CHECKS checks, $FAILS failed"
     [ "$FAILS" -eq 0 ]
+}
+
+# pg_use_db NAME: creates database NAME on the with_postgres.sh server (dropping an old one)
+# and points ZTPD_TEST_PG_DSN and db_query at it.
+pg_use_db() {
+    PG_DB=$1
+    "$ZTPD_TEST_PG_CTL" psql -d postgres -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+    ZTPD_TEST_PG_DSN="host=$ZTPD_TEST_PG_HOST port=$ZTPD_TEST_PG_PORT dbname=$PG_DB user=postgres"
+    export ZTPD_TEST_PG_DSN
+}
+
+# db_query SQL: runs SQL directly on the test database of the configured backend (not through
+# the daemon) and prints the rows, fields separated by '|'.
+db_query() {
+    case "${ZTPD_TEST_BACKEND:-sqlite}" in
+    sqlite) sqlite3 "$WORK/data/ztpd.db" "$1" ;;
+    postgres) "$ZTPD_TEST_PG_CTL" psql -d "${PG_DB:-ztpd_test}" -At -v ON_ERROR_STOP=1 -c "$1" ;;
+    esac
+}
+
+# status_field EXPR: evaluates EXPR over GET /api/status's JSON (as `j`); prints "" when the
+# daemon does not answer within 2 s.
+status_field() {
+    curl -s --max-time 2 "http://127.0.0.1:$PORT/api/status" |
+        python3 -c "import json,sys
+try:
+    j=json.load(sys.stdin); print($1)
+except Exception:
+    print('')"
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds; fails after SECONDS.
+# Sets WAITED to the seconds it took (one decimal).
+wait_for() {
+    local limit=$1 start now
+    shift
+    start=$(date +%s%N)
+    while true; do
+        if "$@"; then
+            now=$(date +%s%N)
+            WAITED=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+            return 0
+        fi
+        now=$(date +%s%N)
+        if [ $(((now - start) / 1000000)) -ge $((limit * 1000)) ]; then
+            WAITED=$limit
+            return 1
+        fi
+        sleep 0.1
+    done
 }

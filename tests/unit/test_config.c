@@ -418,6 +418,97 @@ static void test_relative_paths(void **state)
     ztpd_config_free(cfg);
 }
 
+/* Reads the password of the config in `text` (password_file pointing at <tmpdir>/<file>). */
+static int read_password(const char *file, char **out)
+{
+    char text[PATH_MAX + 96];
+    snprintf(text, sizeof(text), "storage:\n  postgres:\n    password_file: %s\n", file);
+    struct ztpd_config *cfg = load_ok(text);
+    int rc = ztpd_config_read_password_file(cfg, out, last_err, sizeof(last_err));
+    ztpd_config_free(cfg);
+    return rc;
+}
+
+static void expect_password(const char *content, const char *want)
+{
+    char *pw = NULL;
+    chmod(write_file("pg.pw", content), 0600);
+    int rc = read_password("pg.pw", &pw);
+    if (rc)
+        fail_msg("read failed (%d): %s", rc, last_err);
+    assert_string_equal(pw, want);
+    free(pw);
+}
+
+static void expect_password_error(const char *file, const char *want_suffix)
+{
+    char *pw = (char *)"unchanged";
+    char want[PATH_MAX * 2 + 128];
+    assert_int_equal(read_password(file, &pw), ZTPD_ECONFIG);
+    assert_null(pw);
+    snprintf(want, sizeof(want), "storage.postgres.password_file: %s%s", expected_path(file),
+             want_suffix);
+    assert_string_equal(last_err, want);
+}
+
+static void test_password_file(void **state)
+{
+    (void)state;
+    /* Unset: no password, no error. */
+    struct ztpd_config *cfg = load_ok("storage:\n  backend: postgres\n");
+    char *pw = (char *)"unchanged";
+    assert_int_equal(ztpd_config_read_password_file(cfg, &pw, last_err, sizeof(last_err)), 0);
+    assert_null(pw);
+    assert_null(ztpd_config_lookup(cfg, "storage.postgres.password_file"));
+    ztpd_config_free(cfg);
+
+    /* A relative path resolves against the config file's directory. */
+    cfg = load_ok_as("sub/ztpd.yml", "storage:\n  postgres:\n    password_file: secret.pw\n");
+    assert_string_equal(cfg->postgres_password_file, expected_path("sub/secret.pw"));
+    assert_string_equal(ztpd_config_lookup(cfg, "storage.postgres.password_file"),
+                        expected_path("sub/secret.pw"));
+    ztpd_config_free(cfg);
+
+    /* The first line, without LF or CRLF; what follows is ignored, inner blanks are kept. */
+    expect_password("s3cret\n", "s3cret");
+    expect_password("s3cret\r\nsecond line\n", "s3cret");
+    expect_password("no newline", "no newline");
+    expect_password("pass word \n", "pass word ");
+    /* Group/world-readable: a warning, not a failure (mounted secrets are often 0644). */
+    write_file("open.pw", "opensecret\n");
+    chmod(expected_path("open.pw"), 0644);
+    assert_int_equal(read_password("open.pw", &pw), 0);
+    assert_string_equal(pw, "opensecret");
+    free(pw);
+
+    /* 1024 bytes is the limit; the message never quotes the content. */
+    char line[1027], want[1025];
+    memset(line, 'x', 1024);
+    memcpy(want, line, 1024);
+    want[1024] = '\0';
+    strcpy(line + 1024, "\n");
+    expect_password(line, want);
+    strcpy(line + 1024, "y\n");
+    chmod(write_file("long.pw", line), 0600);
+    expect_password_error("long.pw", ": the first line is longer than 1024 bytes");
+    assert_null(strstr(last_err, "xxxx"));
+
+    char want_missing[PATH_MAX * 2 + 128];
+    pw = (char *)"unchanged";
+    assert_int_equal(read_password("missing.pw", &pw), ZTPD_ECONFIG);
+    assert_null(pw);
+    snprintf(want_missing, sizeof(want_missing),
+             "storage.postgres.password_file: cannot read %s: No such file or directory",
+             expected_path("missing.pw"));
+    assert_string_equal(last_err, want_missing);
+    chmod(write_file("empty.pw", ""), 0600);
+    expect_password_error("empty.pw", ": the first line is empty");
+    chmod(write_file("blank.pw", "\r\nsecond\n"), 0600);
+    expect_password_error("blank.pw", ": the first line is empty");
+    mkdir(expected_path("dir.pw"), 0700);
+    expect_password_error("dir.pw", " is not a regular file");
+}
+
 static void test_example_file(void **state)
 {
     (void)state;
@@ -624,6 +715,7 @@ static void test_err_devices(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* clang-format off */
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_empty_file_defaults),
         cmocka_unit_test(test_lookup),
@@ -631,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_env_substitution),
         cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_err_syntax),
@@ -642,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_err_tokens),
         cmocka_unit_test(test_err_extensions),
         cmocka_unit_test(test_err_devices),
+        /* clang-format on */
     };
     return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
 }

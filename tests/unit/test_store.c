@@ -485,13 +485,55 @@ static void test_is_up_reflects_unavailable(void **state)
     t->stop_after = 3;
     assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(t->up_at_done[0], 0);
-    /* sqlite has ping: it answered, so the next op ran and the store is up again. */
-    assert_int_equal(t->statuses[1], ZTPD_STORAGE_OK);
-    assert_int_equal(t->up_at_done[1], 1);
+    /* Right after a failure no new reconnect attempt is made: the op queued behind it answers
+     * EUNAVAIL at once without running, and the store stays down. */
+    assert_int_equal(t->statuses[1], ZTPD_STORAGE_EUNAVAIL);
+    assert_int_equal(t->up_at_done[1], 0);
     assert_int_equal(t->up_at_done[2], 0);
     assert_int_equal(ztpd_store_is_up(t->s), 0);
+    assert_int_equal(t->n_run, 1);
     for (int i = 0; i < 3; i++)
         free(ops[i]);
+}
+
+static void free_test_op(struct ztpd_store_op *op)
+{
+    op_done(op);
+    free(op);
+}
+
+/* Phase 1 (1.5 s after an op reported EUNAVAIL, nothing else submitted): the health check has
+ * pinged the backend and the store is up again by itself. Then an op runs normally. */
+static void on_health_timer(uv_timer_t *timer)
+{
+    struct t *t = timer->data;
+    t->phase = ztpd_store_is_up(t->s) ? 1 : -1;
+    struct test_op *o = new_op(t, 1, run_count);
+    o->op.done = free_test_op;
+    snprintf(o->table, sizeof o->table, "extensions");
+    t->stop_after = 2;
+    ztpd_store_submit(t->s, &o->op);
+}
+
+static void test_health_check_brings_store_back(void **state)
+{
+    struct t *t = *state;
+    assert_int_equal(ztpd_store_start(t->s), 0);
+    struct test_op *o = new_op(t, 0, run_unavail);
+    o->op.done = free_test_op;
+    ztpd_store_submit(t->s, &o->op);
+    uv_timer_init(&t->loop, &t->check);
+    t->check.data = t;
+    uv_timer_start(&t->check, on_health_timer, 1500, 0);
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    assert_int_equal(t->n_done, 2);
+    assert_int_equal(t->up_at_done[0], 0);
+    assert_int_equal(t->phase, 1);
+    assert_int_equal(t->statuses[1], ZTPD_STORAGE_OK);
+    assert_int_equal(t->up_at_done[1], 1);
+    assert_int_equal(t->n_run, 2);
+    uv_close((uv_handle_t *)&t->check, NULL);
+    assert_int_equal(uv_run(&t->loop, UV_RUN_DEFAULT), 0);
 }
 
 static void test_request_caps(void **state)
@@ -736,6 +778,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_after_stop_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_batch_kept_and_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_is_up_reflects_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_health_check_brings_store_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_without_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_without_start_answers_ops, setup, teardown),

@@ -15,6 +15,17 @@
  *    A creation time (created_at, first_registered, first_seen, request at) given as 0 on
  *    insert is set to the current time by the backend.
  *  - Deletes and device_touch return ENOTFOUND when no row matched.
+ *  - Transactions: after begin(), a call that fails with EINVAL, EIO, ECONFLICT or EUNAVAIL
+ *    may have ended the whole transaction. PostgreSQL aborts it (every later statement fails
+ *    with EIO and commit() rolls back and returns EIO) while sqlite carries on with the
+ *    statements that follow; backends use no savepoints to hide the difference. Callers must
+ *    therefore treat such a failure as the end of the transaction: rollback() and redo the
+ *    work if they want it. ENOTFOUND (no row matched) is not a failed statement and leaves the
+ *    transaction usable on both backends.
+ *  - EUNAVAIL means the connection is gone: the backend reconnects on a later call (or on
+ *    ping()), outside a transaction only, and a statement outside a transaction that found
+ *    the connection dead is retried once on the new one. Prepared state is redone per
+ *    connection.
  *  - Return 0 or a negative ZTPD_STORAGE_E* code; never exit or abort.
  */
 #ifndef ZTPD_STORAGE_H
@@ -184,7 +195,10 @@ struct ztpd_storage_backend {
     int (*discovered_delete)(void *h, const char *mac);
 
     /* --- optional (may be NULL) --- */
-    /* Reports whether the connection is alive; a backend without it is assumed always up. */
+    /* Reports whether the connection is alive (OK) or not (EUNAVAIL), reconnecting first when
+     * it is broken. The core calls it on an idle connection every 2 s, every 1 s while the
+     * database is unreachable, so it must be cheap and bounded by the connect timeout. A
+     * backend without it is assumed always up. */
     int (*ping)(void *h);
     /* Row count of a table by name, for `ztpd db verify`. */
     int (*count)(void *h, const char *table, int64_t *out);
