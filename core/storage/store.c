@@ -13,6 +13,7 @@
 #include "storage/batch.h"
 #include "storage/loader.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 #define LOG_MOD "storage"
 #define FLUSH_MS 100
@@ -869,6 +870,10 @@ void ztpd_store_log_request(struct ztpd_store *s, const struct ztpd_request_rec 
     struct ztpd_request_rec row = *r;
     if (row.at <= 0)
         row.at = (int64_t)time(NULL);
+    /* Phones (and scanners) send arbitrary bytes; one invalid row would fail the batch. */
+    ztpd_utf8_scrub(row.path);
+    ztpd_utf8_scrub(row.user_agent);
+    ztpd_utf8_scrub(row.ip);
     if (ztpd_batch_request(&s->batch, &row) != 0)
         LOG_W(LOG_MOD, "out of memory: request log row dropped");
     warn_drops_started(s);

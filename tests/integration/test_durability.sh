@@ -115,16 +115,22 @@ for i in 0 1 2 3 4; do
 done
 raw GET /provision/02ffffffffff.cfg
 expect_status 404 "fetch of an unknown MAC"
+# Invalid UTF-8 in the User-Agent and path (PostgreSQL refuses such TEXT): the row is written
+# with the bad bytes replaced, and the rest of its batch is not lost with it.
+raw GET "/provision/02b000000000.cfg%ff%fe" -H "$(printf 'User-Agent: bad \xff\xfe UA')"
+expect_status 200 "fetch with invalid UTF-8 in the User-Agent and path"
 # Stop at once: the touches and request rows are still in the batch (flushed every 100 ms).
 stop_daemon TERM
 check "last_provisioned of the 5 fetched devices written on SIGTERM" \
     test "$(db_query "select count(*) from provisioned_devices where mac_address between '02b000000000' and '02b000000004' and last_provisioned is not null")" = 5
 check "no other bulk device touched" \
     test "$(db_query "select count(*) from provisioned_devices where mac_address like '02b0%' and last_provisioned is not null")" = 5
-check "6 request log rows written on SIGTERM" \
-    test "$(db_query "select count(*) from provisioning_requests")" = $((before + 6))
-check "request log has the 5 answered fetches" \
-    test "$(db_query "select count(*) from provisioning_requests where status = 200 and mac_address between '02b000000000' and '02b000000004'")" = 5
+check "7 request log rows written on SIGTERM" \
+    test "$(db_query "select count(*) from provisioning_requests")" = $((before + 7))
+check "request log has the 6 answered fetches" \
+    test "$(db_query "select count(*) from provisioning_requests where status = 200 and mac_address between '02b000000000' and '02b000000004'")" = 6
+check "invalid UTF-8 bytes stored as '?'" \
+    test "$(db_query "select user_agent from provisioning_requests where user_agent like 'bad %'")" = "bad ?? UA"
 check "request log has the 404" \
     test "$(db_query "select count(*) from provisioning_requests where status = 404")" = 1
 finish
