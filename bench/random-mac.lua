@@ -1,7 +1,8 @@
--- wrk script: each request GETs the config of a random one of the 10,000 benchmark phones
--- (001565123456 .. 001565125b65) under the prefix in $BENCH_PREFIX (default "/provision/").
+-- wrk script: each request GETs the config of a random one of the $BENCH_DEVICES (default
+-- 10,000) benchmark phones 001565123456, 001565123457, ... under the prefix in $BENCH_PREFIX
+-- (default "/provision/").
 -- Requests are pre-formatted once per thread so the per-request Lua cost is one lookup.
-local N = 10000
+local N = tonumber(os.getenv("BENCH_DEVICES") or "10000")
 local reqs = {}
 local counter = 0
 

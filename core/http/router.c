@@ -11,6 +11,8 @@ struct route {
     char *pattern;
     ztpd_route_handler h;
     void *arg;
+    size_t max_body; /* 0: the server's default */
+    ztpd_route_body_check body_check;
 };
 
 struct ztpd_router {
@@ -60,6 +62,8 @@ int ztpd_router_add(struct ztpd_router *r, const char *method, const char *patte
     }
     rt->h = h;
     rt->arg = arg;
+    rt->max_body = 0;
+    rt->body_check = NULL;
     r->n++;
     return 0;
 }
@@ -106,22 +110,22 @@ static int match(const char *pat, const char *path, struct ztpd_route_match *m)
     return !*pat && !*path;
 }
 
-int ztpd_router_find(const struct ztpd_router *r, const char *method, const char *path,
-                     ztpd_route_handler *h, void **arg, struct ztpd_route_match *m, char *allow,
-                     size_t allow_len)
+/* The route for (method, path): 0 and *out; ZTPD_ENOENT / ZTPD_EINVAL as ztpd_router_find. */
+static int find_route(const struct ztpd_router *r, const char *method, const char *path,
+                      const struct route **out, struct ztpd_route_match *m, char *allow,
+                      size_t allow_len)
 {
     int path_matched = 0;
+    int is_head = strcmp(method, "HEAD") == 0;
     if (allow_len)
         allow[0] = '\0';
     for (size_t i = 0; i < r->n; i++) {
         const struct route *rt = &r->routes[i];
         if (!match(rt->pattern, path, m))
             continue;
-        int is_head = strcmp(method, "HEAD") == 0;
         if (strcmp(rt->method, "*") == 0 || strcmp(rt->method, method) == 0 ||
             (is_head && strcmp(rt->method, "GET") == 0)) {
-            *h = rt->h;
-            *arg = rt->arg;
+            *out = rt;
             return 0;
         }
         path_matched = 1;
@@ -131,4 +135,45 @@ int ztpd_router_find(const struct ztpd_router *r, const char *method, const char
         }
     }
     return path_matched ? ZTPD_EINVAL : ZTPD_ENOENT;
+}
+
+int ztpd_router_find(const struct ztpd_router *r, const char *method, const char *path,
+                     ztpd_route_handler *h, void **arg, struct ztpd_route_match *m, char *allow,
+                     size_t allow_len)
+{
+    const struct route *rt;
+    int rc = find_route(r, method, path, &rt, m, allow, allow_len);
+    if (rc == 0) {
+        *h = rt->h;
+        *arg = rt->arg;
+    }
+    return rc;
+}
+
+int ztpd_router_set_body_limit(struct ztpd_router *r, const char *method, const char *pattern,
+                               size_t max_body, ztpd_route_body_check check)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        struct route *rt = &r->routes[i];
+        if (strcmp(rt->method, method) == 0 && strcmp(rt->pattern, pattern) == 0) {
+            rt->max_body = max_body;
+            rt->body_check = check;
+            return 0;
+        }
+    }
+    return ZTPD_ENOENT;
+}
+
+size_t ztpd_router_body_limit(const struct ztpd_http_req *req, void *router)
+{
+    const struct ztpd_router *r = router;
+    const struct route *rt;
+    struct ztpd_route_match m;
+    /* The route that will handle the request decides, so a path shadowed by an earlier
+     * pattern cannot borrow the larger limit of a later one. */
+    if (find_route(r, req->method, req->path, &rt, &m, NULL, 0) || !rt->max_body)
+        return 0;
+    if (rt->body_check && !rt->body_check(req, rt->arg))
+        return 0;
+    return rt->max_body;
 }

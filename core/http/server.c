@@ -11,6 +11,9 @@
 
 #define MOD "http"
 
+/* Body buffer a connection keeps between requests; larger ones are freed once answered. */
+#define BODY_KEEP_BYTES 65536
+
 struct hdr_off {
     size_t name_off, val_off;
 };
@@ -37,7 +40,8 @@ struct ztpd_http_conn {
     size_t header_bytes;
     char *body;
     size_t body_len, body_cap;
-    int err_status; /* status to answer when a limit callback failed the parse */
+    size_t body_limit; /* of the request being parsed: the default or the app's answer */
+    int err_status;    /* status to answer when a limit callback failed the parse */
     int in_message;
     int req_ready;
 
@@ -59,6 +63,8 @@ struct ztpd_http_server {
     struct ztpd_http_limits limits;
     ztpd_http_handler handler;
     void *arg;
+    ztpd_http_body_limit_fn body_limit;
+    void *body_limit_arg;
     struct ztpd_http_conn *conns;
     unsigned n_conns;
     int port;
@@ -218,12 +224,28 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return h_append(c, at, len) ? HPE_USER : 0;
 }
 
+static int prepare_head(struct ztpd_http_conn *c);
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct ztpd_http_conn *c = conn_of(p);
     if (h_terminate(c))
         return HPE_USER;
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->srv->limits.max_body_size) {
+    /* The request line and headers are final: decode them now so the body limit can be
+     * decided from them, before a single body byte is buffered. */
+    if (prepare_head(c))
+        return HPE_USER;
+    struct ztpd_http_server *s = c->srv;
+    c->body_limit = s->limits.max_body_size;
+    int big = (p->flags & F_CHUNKED) ||
+              ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->body_limit);
+    /* Asked only for a body that may exceed the default, so a phone's GET costs nothing. */
+    if (big && s->body_limit) {
+        size_t lim = s->body_limit(&c->req, s->body_limit_arg);
+        if (lim > c->body_limit)
+            c->body_limit = lim;
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->body_limit) {
         c->err_status = 413;
         return HPE_USER;
     }
@@ -233,7 +255,7 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct ztpd_http_conn *c = conn_of(p);
-    if (c->body_len + len > c->srv->limits.max_body_size) {
+    if (c->body_len + len > c->body_limit) {
         c->err_status = 413;
         return HPE_USER;
     }
@@ -466,7 +488,9 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     conn_process(c);
 }
 
-static void dispatch(struct ztpd_http_conn *c)
+/* Fills c->req from the request line and headers (at headers-complete); 0, or -1 with
+ * err_status set. */
+static int prepare_head(struct ztpd_http_conn *c)
 {
     struct ztpd_http_req *r = &c->req;
     free(c->hdr_arr);
@@ -474,8 +498,8 @@ static void dispatch(struct ztpd_http_conn *c)
     free(c->path_buf);
     c->path_buf = NULL;
     if (!c->hdr_arr) {
-        conn_error(c, 503);
-        return;
+        c->err_status = 503;
+        return -1;
     }
     size_t nh = 0;
     for (size_t i = 0; i < c->n_hdrs; i++) {
@@ -497,27 +521,36 @@ static void dispatch(struct ztpd_http_conn *c)
     }
     c->path_buf = strdup(url);
     if (!c->path_buf) {
-        conn_error(c, 503);
-        return;
+        c->err_status = 503;
+        return -1;
     }
     if (percent_decode(c->path_buf) || url[0] != '/') {
-        conn_error(c, 400);
-        return;
+        c->err_status = 400;
+        return -1;
     }
-    if (grow(&c->body, &c->body_cap, c->body_len + 1)) {
-        conn_error(c, 503);
-        return;
-    }
-    c->body[c->body_len] = '\0';
     r->conn = c;
     r->method = llhttp_method_name((llhttp_method_t)c->parser.method);
     r->raw_path = url;
     r->path = c->path_buf;
     r->headers = c->hdr_arr;
     r->n_headers = nh;
+    r->body = "";
+    r->body_len = 0;
+    r->peer_ip = c->peer_ip;
+    r->keep_alive = 0;
+    return 0;
+}
+
+static void dispatch(struct ztpd_http_conn *c)
+{
+    struct ztpd_http_req *r = &c->req;
+    if (grow(&c->body, &c->body_cap, c->body_len + 1)) {
+        conn_error(c, 503);
+        return;
+    }
+    c->body[c->body_len] = '\0';
     r->body = c->body;
     r->body_len = c->body_len;
-    r->peer_ip = c->peer_ip;
     r->keep_alive = llhttp_should_keep_alive(&c->parser) && !c->srv->closing;
     c->busy = 1;
     uv_timer_stop(&c->timer);
@@ -587,6 +620,14 @@ void ztpd_http_respond(struct ztpd_http_req *req, int status, const char *conten
     size_t len;
     char *buf =
         format_response(status, content_type, body, body_len, extra_headers, keep, head, &len);
+    /* A large upload (the bulk import) must not keep its buffer for the life of a keep-alive
+     * connection. */
+    if (c->body_cap > BODY_KEEP_BYTES) {
+        free(c->body);
+        c->body = NULL;
+        c->body_cap = 0;
+        c->body_len = 0;
+    }
     if (!buf) {
         conn_close(c);
         return;
@@ -706,6 +747,13 @@ int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const c
                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
     *out = s;
     return 0;
+}
+
+void ztpd_http_server_set_body_limit(struct ztpd_http_server *s, ztpd_http_body_limit_fn fn,
+                                     void *arg)
+{
+    s->body_limit = fn;
+    s->body_limit_arg = arg;
 }
 
 int ztpd_http_server_port(const struct ztpd_http_server *s)

@@ -43,11 +43,21 @@ struct ztpd_http_limits {
 
 typedef void (*ztpd_http_handler)(struct ztpd_http_req *req, void *arg);
 
+/* Asked at headers-complete, only when the body may exceed limits.max_body_size (a larger
+ * Content-Length, or chunked): the body limit for this request in bytes. req has method, path,
+ * query and headers but no body yet, and must not be answered. A value at or below the
+ * default keeps the default, so an unknown route or client can never get a bigger buffer. */
+typedef size_t (*ztpd_http_body_limit_fn)(const struct ztpd_http_req *req, void *arg);
+
 /* Creates a server bound to host:port (not yet accepting). *out owned by the caller, released
  * with ztpd_http_server_close(). Returns 0 or ZTPD_EIO with the reason in err. */
 int ztpd_http_server_new(struct ztpd_http_server **out, uv_loop_t *loop, const char *host, int port,
                          const struct ztpd_http_limits *limits, ztpd_http_handler handler,
                          void *arg, char *err, size_t errlen);
+
+/* Installs the per-request body limit callback (NULL: max_body_size for every request). */
+void ztpd_http_server_set_body_limit(struct ztpd_http_server *s, ztpd_http_body_limit_fn fn,
+                                     void *arg);
 
 /* The port actually bound (useful with port 0). */
 int ztpd_http_server_port(const struct ztpd_http_server *s);

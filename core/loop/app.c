@@ -248,6 +248,8 @@ static int app_start(struct ztpd_app *app, const char *cfg_path)
                               handle_request, app, err, sizeof err);
     if (rc)
         return fail(app, "http", err);
+    /* Routes may allow a larger body (the bulk import); the router answers per request. */
+    ztpd_http_server_set_body_limit(app->http, ztpd_router_body_limit, app->router);
     if (ztpd_http_server_start(app->http))
         return fail(app, "http", "cannot listen");
     if (ztpd_store_start(app->store))

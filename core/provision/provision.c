@@ -21,16 +21,28 @@
 
 #define MOD "provision"
 
+/* Bytes of rendered configs the cache keeps (bodies plus bookkeeping). Without a bound it held
+ * one file per phone ever fetched: ~3 KB each, 300 MB at 100,000 phones. A render costs a few
+ * microseconds, so the cache only has to absorb bursts (a phone fetching again while booting,
+ * a site rebooting a floor); 8 MiB is ~3,000 phones' files. */
+#define PROVISION_CACHE_MAX_BYTES ((size_t)8 << 20)
+/* What an entry costs besides its body: the struct, its hash slot and key copy, malloc. */
+#define CACHE_ENTRY_OVERHEAD (sizeof(struct cached) + 96)
+
 struct cached {
     uint64_t generation;
     char *body;
     size_t len;
     const char *ctype;
+    struct cached *prev, *next; /* recency list, most recent first */
+    char mac[ZTPD_MAC_LEN + 1];
 };
 
 struct ztpd_provision {
     struct ztpd_app *app;
     struct ztpd_hmap *cache; /* mac -> struct cached* */
+    struct cached *head, *tail;
+    size_t bytes; /* accounted size of every entry */
 };
 
 int ztpd_provision_new(struct ztpd_provision **out, struct ztpd_app *app)
@@ -59,6 +71,8 @@ void ztpd_provision_invalidate(struct ztpd_provision *p)
     ztpd_hmap_each(p->cache, free_cached, NULL);
     ztpd_hmap_free(p->cache);
     p->cache = NULL;
+    p->head = p->tail = NULL;
+    p->bytes = 0;
     if (ztpd_hmap_new(&p->cache))
         LOG_E(MOD, "out of memory rebuilding the render cache");
 }
@@ -72,6 +86,44 @@ void ztpd_provision_free(struct ztpd_provision *p)
         ztpd_hmap_free(p->cache);
     }
     free(p);
+}
+
+static void lru_unlink(struct ztpd_provision *p, struct cached *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        p->tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void lru_push_front(struct ztpd_provision *p, struct cached *c)
+{
+    c->prev = NULL;
+    c->next = p->head;
+    if (p->head)
+        p->head->prev = c;
+    p->head = c;
+    if (!p->tail)
+        p->tail = c;
+}
+
+/* Drops least recently served entries until the cache fits its budget; keep is never dropped
+ * (it is being answered). */
+static void cache_trim(struct ztpd_provision *p, const struct cached *keep)
+{
+    while (p->bytes > PROVISION_CACHE_MAX_BYTES && p->tail && p->tail != keep) {
+        struct cached *old = p->tail;
+        lru_unlink(p, old);
+        ztpd_hmap_remove(p->cache, old->mac);
+        p->bytes -= old->len + CACHE_ENTRY_OVERHEAD;
+        free(old->body);
+        free(old);
+    }
 }
 
 /* Appends src to out with {{SERVER_IP}}, {{PORT}} and {mac} expanded (the url_format of the
@@ -263,12 +315,23 @@ static void handle_provision(struct ztpd_http_req *req, const struct ztpd_route_
                 ztpd_http_respond(req, 503, "text/plain", "", 0, NULL);
                 return;
             }
+            memcpy(c->mac, mac, sizeof c->mac);
+            p->bytes += CACHE_ENTRY_OVERHEAD;
+        } else {
+            lru_unlink(p, c);
+            p->bytes -= c->len;
         }
         free(c->body);
         c->body = body;
         c->len = len;
         c->ctype = ctype;
         c->generation = gen;
+        p->bytes += len;
+        lru_push_front(p, c);
+        cache_trim(p, c);
+    } else if (c != p->head) {
+        lru_unlink(p, c);
+        lru_push_front(p, c);
     }
     int64_t now = ztpd_time_now();
     ztpd_registry_device_touch(app->reg, mac, now);

@@ -2,6 +2,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "util/error.h"
 #include "util/hmap.h"
@@ -59,6 +62,11 @@ int ztpd_registry_load(struct ztpd_registry *r, const struct ztpd_storage_backen
     int rc = be->extension_list(h, load_extension, r);
     if (rc == 0)
         rc = be->device_list(h, load_device, r);
+#ifdef __GLIBC__
+    /* A backend may hold a whole result set while it lists (libpq does): give those freed
+     * megabytes back to the system instead of keeping them in the heap for the daemon's life. */
+    malloc_trim(0);
+#endif
     return rc;
 }
 

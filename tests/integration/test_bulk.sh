@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # POST /api/provisioning/devices/bulk: a 2000-device import that is listed and provisionable,
-# and every refusal (bad element, duplicate in the array, MAC already registered, conflict found
-# only by the database, not an array, too many elements) leaves storage exactly as it was.
+# a 100,000-device import in one request, and every refusal (bad element, duplicate in the
+# array, MAC already registered, conflict found only by the database, not an array, too many
+# elements) leaves storage exactly as it was. The route alone accepts a body above
+# http.max_body_size (64 KiB in the test config), and only with a valid token: other URLs and
+# unauthenticated clients get 413 as soon as the headers announce a larger body.
 . "$(dirname "$0")/lib.sh"
 
 write_config
-# 10001 devices are ~1 MB of JSON: raise the test config's 64 KiB body limit (a second http:
-# block appended by write_config would be a duplicate key).
-sed -i 's/^  max_body_size: 65536$/  max_body_size: 4194304/' "$WORK/config.yml"
-check "body limit raised" grep -q '^  max_body_size: 4194304$' "$WORK/config.yml"
+check "test config keeps the 64 KiB body limit" grep -q '^  max_body_size: 65536$' "$WORK/config.yml"
 start_daemon
 
 # gen FILE COUNT PREFIX [python statements modifying the list `d`]: writes a JSON array of
-# COUNT devices with MACs PREFIX:00:00, PREFIX:00:01, ... over both extensions and two vendors.
+# COUNT devices with MACs PREFIX:00:00, PREFIX:00:01, ... (the index fills the octets the
+# prefix leaves) over both extensions and two vendors.
 gen() {
     python3 - "$1" "$2" "$3" "${4:-}" <<'PY'
 import json, sys
 path, n, prefix, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 kinds = [("yealink", "t46s"), ("zultys", "zip33g")]
-d = [{"mac_address": "%s:%02x:%02x" % (prefix, i >> 8, i & 255),
+free = 6 - len(prefix.split(":"))
+def mac(i):
+    return prefix + "".join(":%02x" % ((i >> (8 * k)) & 255) for k in reversed(range(free)))
+d = [{"mac_address": mac(i),
       "extension_number": "1001" if i % 2 else "1002",
       "vendor": kinds[i % 2][0], "model": kinds[i % 2][1]} for i in range(n)]
 exec(extra)
@@ -51,11 +55,51 @@ expect_status 400 "malformed JSON"
 req POST /api/provisioning/devices/bulk -d '[{"mac_address":"001565000001","extension_number":"1001","vendor":"zultys","model":"zip33g"}, 7]'
 expect_status 400 "element that is not an object"
 check "index of the non-object" test "$(json 'j["index"]')" = 1
-gen "$WORK/toomany.json" 10001 "80:5e:c1:00"
+gen "$WORK/toomany.json" 100001 "80:5e:c1"
+check "100,001 devices are above the default body limit" test "$(stat -c %s "$WORK/toomany.json")" -gt 65536
 bulk "$WORK/toomany.json"
-expect_status 400 "10001 elements"
-check "limit named" contains "$BODY" "at most 10000"
+expect_status 400 "100001 elements"
+check "limit named" contains "$BODY" "100001 devices in one request; at most 100000"
 check "nothing stored so far" test "$(device_count)" = 0
+
+# --- the larger body limit belongs to the bulk route with a valid token only ---
+# announce METHOD PATH LENGTH [header]: sends only the request head announcing a LENGTH-byte
+# body and prints the status the server answers before any body byte, or "none" when it
+# waits for the body (it then gets none: the connection is closed).
+announce() {
+    python3 - "$PORT" "$1" "$2" "$3" "${4:-}" <<'PY'
+import socket, sys
+port, method, path, length, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+head = "%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %s\r\n" % (method, path, length)
+if extra:
+    head += extra + "\r\n"
+s.sendall((head + "\r\n").encode())
+s.settimeout(1.5)
+try:
+    data = s.recv(4096)
+    print(data.split(b" ")[1].decode() if data else "closed")
+except socket.timeout:
+    print("none")
+s.close()
+PY
+}
+big=$((20 * 1024 * 1024))
+check "another URL: 413 before the body" test "$(announce POST /api/provisioning/devices $big "Authorization: Bearer $TOKEN")" = 413
+check "provisioning URL: 413 before the body" test "$(announce POST /provision/001565123456.cfg $big)" = 413
+check "bulk URL without a token: 413 before the body" test "$(announce POST /api/provisioning/devices/bulk $big)" = 413
+check "bulk URL with a wrong token: 413 before the body" test "$(announce POST /api/provisioning/devices/bulk $big "Authorization: Bearer wrong-token-0123456789")" = 413
+check "bulk URL with the token: waits for the body" test "$(announce POST /api/provisioning/devices/bulk $big "Authorization: Bearer $TOKEN")" = none
+check "bulk URL with the token: 33 MiB is still too much" test "$(announce POST /api/provisioning/devices/bulk $((33 * 1024 * 1024)) "Authorization: Bearer $TOKEN")" = 413
+raw POST /api/provisioning/devices/bulk -H "Content-Type: application/json" --data-binary "@$WORK/toomany.json"
+check "a big unauthenticated body sent anyway: 401 or 413 ($STATUS)" test "$STATUS" = 413 -o "$STATUS" = 401
+# Chunked bodies have no length up front: the same limits apply as the bytes arrive.
+raw POST /api/provisioning/devices/bulk -H "Transfer-Encoding: chunked" -H "Content-Type: application/json" --data-binary "@$WORK/toomany.json"
+check "a big chunked unauthenticated body: 413 ($STATUS)" test "$STATUS" = 413
+req POST /api/provisioning/devices -H "Transfer-Encoding: chunked" -H "Content-Type: application/json" --data-binary "@$WORK/toomany.json"
+check "a big chunked body to another URL: 413 ($STATUS)" test "$STATUS" = 413
+req GET /api/status
+check "the daemon is still serving" test "$(json 'j["devices"]')" = 0
 
 # --- 2000 devices in one request ---
 gen "$WORK/ok.json" 2000 "80:5e:c2:00"
@@ -127,8 +171,28 @@ expect_status 409 "conflict found by the database"
 check "database conflict index 3" test "$(json 'j["index"]')" = 3
 check "registry unchanged after rollback" test "$(device_count)" = 2000
 
+# --- 100,000 devices in one request (about 10 MB of JSON) ---
+gen "$WORK/big.json" 100000 "80:5e:d0"
+start_ns=$(date +%s%N)
+code=$(curl -s -o "$WORK/big.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -H "Content-Type: application/json" --data-binary "@$WORK/big.json" \
+    "http://127.0.0.1:$PORT/api/provisioning/devices/bulk")
+echo "#    100,000-device import answered $code in $((($(date +%s%N) - start_ns) / 1000000)) ms"
+check "100,000-device bulk import: 201" test "$code" = 201
+check "count 100000, every device answered" test "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["count"], len(j["devices"]))' "$WORK/big.out")" = "100000 100000"
+req GET /api/status
+check "registry holds 102000 devices" test "$(json 'j["devices"]')" = 102000
+for mac in 805ed0000000 805ed0012345 805ed001869f; do
+    raw GET "/provision/$mac.cfg"
+    expect_status 200 "imported device $mac provisions"
+done
+raw GET /provision/805ed00186a0.cfg
+expect_status 404 "the 100,001st MAC was not imported"
+grep -E 'bulk import: 100000 devices checked in [0-9]+ ms' "$WORK/daemon.log" | sed 's/^/#    /'
+check "the loop logged how long the check took" grep -qE 'bulk import: 100000 devices checked in [0-9]+ ms' "$WORK/daemon.log"
+
 stop_daemon TERM
-check "2000 imported + 1 foreign row on disk, rollback left nothing" test "$(sqlite3 "$db" 'select count(*) from provisioned_devices')" = 2001
+check "102000 imported + 1 foreign row on disk, rollback left nothing" test "$(sqlite3 "$db" 'select count(*) from provisioned_devices')" = 102001
 check "no element before the conflict on disk" test "$(sqlite3 "$db" "select count(*) from provisioned_devices where mac_address like '805ec6%'")" = 1
 
 finish
