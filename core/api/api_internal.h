@@ -14,6 +14,7 @@ int api_devices_routes(struct ztpd_app *app, struct ztpd_router *r);
 int api_extensions_routes(struct ztpd_app *app, struct ztpd_router *r);
 int api_status_routes(struct ztpd_app *app, struct ztpd_router *r);
 int api_bulk_routes(struct ztpd_app *app, struct ztpd_router *r);
+int api_registrations_routes(struct ztpd_app *app, struct ztpd_router *r);
 
 /* The JSON form of a device (new reference). */
 json_t *api_device_json(const struct ztpd_device_rec *d);

@@ -13,6 +13,7 @@
 #include "lua/vendors.h"
 #include "provision/provision.h"
 #include "registry/registry.h"
+#include "storage/store.h"
 #include "util/mac.h"
 #include "util/timefmt.h"
 
@@ -239,9 +240,116 @@ static void touch_device(struct ztpd_http_req *req, const struct ztpd_route_matc
     api_write_submit(w);
 }
 
+/* DELETE /api/provisioning/devices?confirm=all: every device, in one transaction. */
+struct clear_op {
+    struct ztpd_store_op op; /* first member: the store hands this pointer back */
+    struct ztpd_app *app;
+    struct ztpd_http_req *req;
+    char (*macs)[ZTPD_S_MAC]; /* the rows deleted, so the registry drops exactly those */
+    size_t n, cap;
+    int oom;
+};
+
+static int clear_collect(const struct ztpd_device_rec *row, void *arg)
+{
+    struct clear_op *c = arg;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        char(*macs)[ZTPD_S_MAC] = realloc(c->macs, cap * sizeof *macs);
+        if (!macs) {
+            c->oom = 1;
+            return 1;
+        }
+        c->macs = macs;
+        c->cap = cap;
+    }
+    memcpy(c->macs[c->n++], row->mac, ZTPD_S_MAC);
+    return 0;
+}
+
+static void clear_run(const struct ztpd_storage_backend *be, void *h, struct ztpd_store_op *op)
+{
+    struct clear_op *c = (struct clear_op *)op;
+    int status = be->begin(h);
+    if (status) {
+        op->status = status;
+        return;
+    }
+    status = be->device_list(h, clear_collect, c);
+    if (status == ZTPD_STORAGE_OK && c->oom)
+        status = ZTPD_STORAGE_EIO;
+    for (size_t i = 0; status == ZTPD_STORAGE_OK && i < c->n; i++)
+        status = be->device_delete(h, c->macs[i]);
+    if (status == ZTPD_STORAGE_OK)
+        status = be->commit(h);
+    if (status != ZTPD_STORAGE_OK) {
+        be->rollback(h);
+        c->n = 0;
+    }
+    op->status = status;
+}
+
+static void clear_done(struct ztpd_store_op *op)
+{
+    struct clear_op *c = (struct clear_op *)op;
+    if (op->status) {
+        api_storage_error(c->req, op->status, "the removal of all devices (none was removed)");
+    } else {
+        for (size_t i = 0; i < c->n; i++)
+            ztpd_registry_device_remove(c->app->reg, c->macs[i]);
+        LOG_I(MOD, "all devices unregistered (%zu)", c->n);
+        json_t *o = json_object();
+        json_object_set_new(o, "success", json_true());
+        json_object_set_new(o, "deleted", json_integer((json_int_t)c->n));
+        api_json(c->req, 200, o);
+    }
+    free(c->macs);
+    free(c);
+}
+
+/* 1 when the raw query string holds name=value as one of its &-separated parameters. */
+static int query_has(const char *query, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == nl + 1 + vl && !strncmp(p, name, nl) && p[nl] == '=' &&
+            !strncmp(p + nl + 1, value, vl))
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+static void clear_devices(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
+{
+    struct ztpd_app *app = arg;
+    (void)m;
+    if (!api_authorized(app, req))
+        return;
+    /* Deleting the whole inventory must be asked for explicitly, never by a stray DELETE. */
+    if (!query_has(req->query, "confirm", "all")) {
+        api_error(req, 400, "confirm",
+                  "confirm: deleting every device needs ?confirm=all in the URL");
+        return;
+    }
+    struct clear_op *c = calloc(1, sizeof *c);
+    if (!c) {
+        api_error(req, 503, NULL, "out of memory");
+        return;
+    }
+    c->op.run = clear_run;
+    c->op.done = clear_done;
+    c->app = app;
+    c->req = req;
+    ztpd_store_submit(app->store, &c->op);
+}
+
 int api_devices_routes(struct ztpd_app *app, struct ztpd_router *r)
 {
     int rc = 0;
+    rc |= ztpd_router_add(r, "DELETE", "/api/provisioning/devices", clear_devices, app);
     rc |= ztpd_router_add(r, "GET", "/api/provisioning/devices", list_devices, app);
     rc |= ztpd_router_add(r, "POST", "/api/provisioning/devices", create_device, app);
     rc |= ztpd_router_add(r, "DELETE", "/api/provisioning/devices/{mac}", delete_device, app);

@@ -1,9 +1,13 @@
 #include "loop/app.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -44,6 +48,64 @@ const char *const *ztpd_app_vendor_dirs(const struct ztpd_config *cfg)
     dirs[1] = cfg->vendors_dir;
     dirs[2] = NULL;
     return dirs;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+int ztpd_app_lock(const char *data_dir, int *fd, long *holder_pid, char *err, size_t errlen)
+{
+    char path[4096];
+    *holder_pid = 0;
+    if (mkdir_p(data_dir)) {
+        snprintf(err, errlen, "server.data_dir: cannot create %s: %s", data_dir, strerror(errno));
+        return ZTPD_EIO;
+    }
+    snprintf(path, sizeof path, "%s/ztpd.lock", data_dir);
+    int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return ZTPD_EIO;
+    }
+    /* flock, not the pid in the file, is the truth: the kernel drops it when the holder dies,
+     * so a crashed daemon never leaves a stale lock behind. */
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e == EWOULDBLOCK) {
+            char buf[32] = "";
+            ssize_t n = pread(lfd, buf, sizeof buf - 1, 0);
+            if (n > 0)
+                *holder_pid = strtol(buf, NULL, 10);
+            snprintf(err, errlen, "%s is held by another ztpd process (pid %ld)", path,
+                     *holder_pid);
+            close(lfd);
+            return ZTPD_EEXIST;
+        }
+        snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+        close(lfd);
+        return ZTPD_EIO;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(lfd, 0) != 0 || pwrite(lfd, pid, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        close(lfd);
+        return ZTPD_EIO;
+    }
+    *fd = lfd;
+    return 0;
 }
 
 static int load_templates(struct ztpd_app *app, struct ztpd_templates **out,
@@ -178,6 +240,8 @@ static void app_free(struct ztpd_app *app)
         free(app->tokens[i]);
     free(app->tokens);
     ztpd_config_free(app->cfg);
+    if (app->lock_fd >= 0)
+        close(app->lock_fd); /* releases the data_dir lock */
 }
 
 static int fail(struct ztpd_app *app, const char *what, const char *err)
@@ -205,6 +269,17 @@ static int app_start(struct ztpd_app *app, const char *cfg_path)
     LOG_I(MOD, "ztpd %s starting with %s", ZTPD_VERSION, cfg->path);
     app->started_at = ztpd_time_now();
 
+    long holder;
+    rc = ztpd_app_lock(cfg->data_dir, &app->lock_fd, &holder, err, sizeof err);
+    if (rc == ZTPD_EEXIST) {
+        snprintf(err, sizeof err,
+                 "another ztpd process (pid %ld) is using %s; stop it first (offline data tools "
+                 "hold it only while they run)",
+                 holder, cfg->data_dir);
+        return fail(app, "lock", err);
+    }
+    if (rc)
+        return fail(app, "lock", err);
     if ((rc = ztpd_store_open(&app->store, app->loop, cfg, err, sizeof err)))
         return fail(app, "storage", err);
     if (ztpd_registry_new(&app->reg))
@@ -281,6 +356,7 @@ int ztpd_app_serve(const char *cfg_path)
 {
     struct ztpd_app app;
     memset(&app, 0, sizeof app);
+    app.lock_fd = -1;
     uv_loop_t loop;
     uv_loop_init(&loop);
     app.loop = &loop;

@@ -4,6 +4,7 @@
 #ifndef ZTPD_LOOP_APP_H
 #define ZTPD_LOOP_APP_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -28,6 +29,7 @@ struct ztpd_app {
     int stopping;
     int store_started;
     int exit_code;
+    int lock_fd; /* <data_dir>/ztpd.lock, held while serving; -1 when not taken */
 };
 
 /* Runs `ztpd serve`: loads cfg_path, starts everything, runs the loop until SIGINT/SIGTERM.
@@ -40,6 +42,13 @@ void ztpd_app_reload(struct ztpd_app *app);
 /* Vendor directories in load order (built-in, then provisioning.vendors_dir); NULL-terminated,
  * static storage valid until the next call. */
 const char *const *ztpd_app_vendor_dirs(const struct ztpd_config *cfg);
+
+/* Takes the exclusive lock <data_dir>/ztpd.lock (creating data_dir if needed) and writes this
+ * process's pid into it, without waiting. The daemon holds it while it runs; offline data tools
+ * hold it while they work on the database, so neither runs under the other. Returns 0 and the
+ * open descriptor in *fd (the caller closes it to release the lock); ZTPD_EEXIST when another
+ * process holds it (*holder_pid gets its pid, or 0 if unknown); ZTPD_EIO with err otherwise. */
+int ztpd_app_lock(const char *data_dir, int *fd, long *holder_pid, char *err, size_t errlen);
 
 /* Directory of the built-in vendors/, templates/ and lua/ trees (source tree or install). */
 const char *ztpd_app_share_dir(void);
