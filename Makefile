@@ -6,9 +6,9 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian bookworm packages: to build, to test, to benchmark.
 BUILD_DEPS := build-essential cmake pkg-config liblua5.4-dev libuv1-dev node-llhttp \
-              libsqlite3-dev libyaml-dev libjansson-dev libpq-dev
+              libsqlite3-dev libyaml-dev libjansson-dev libpq-dev libre-dev libssl-dev
 TEST_DEPS  := libcmocka-dev curl libxml2-utils valgrind sqlite3 procps python3 \
-              postgresql-15 libpq-dev
+              postgresql-15 libpq-dev sip-tester
 BENCH_DEPS := wrk nginx python3 curl
 
 .PHONY: all build asan run test deps test-deps bench-deps bench clean
