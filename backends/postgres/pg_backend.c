@@ -448,6 +448,8 @@ static const struct ztpd_storage_backend postgres_backend = {
     .discovered_delete = pg_discovered_delete,
     .ping = pg_ping,
     .count = pg_count,
+    .device_put_many = pg_device_put_many,
+    .schema_info = pg_schema_info,
 };
 
 __attribute__((visibility("default"))) const struct ztpd_storage_backend *

@@ -39,6 +39,7 @@ enum pg_stmt_id {
     PG_DISC_LIST,
     PG_DISC_DELETE,
     PG_PING,
+    PG_DEVICE_INSERT_MANY,
     PG_STMT_COUNT
 };
 
@@ -107,9 +108,12 @@ int pg_valid_mac(const char *mac);
 
 /* Schema (pg_schema.c). */
 int pg_migrate(void *h, int *version);
+int pg_schema_info(void *h, int *current, int *latest);
 
 /* Domain operations (pg_ops.c), with the ABI's signatures. */
 int pg_device_put(void *h, const struct ztpd_device_rec *d, int mode);
+int pg_device_put_many(void *h, const struct ztpd_device_rec *rows, size_t n, int mode,
+                       size_t *failed_index);
 int pg_device_get(void *h, const char *mac, struct ztpd_device_rec *out);
 int pg_device_delete(void *h, const char *mac);
 int pg_device_list(void *h, ztpd_device_row_cb cb, void *arg);

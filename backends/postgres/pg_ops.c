@@ -5,6 +5,7 @@
  * way out (extract of a TIMESTAMP reads its wall time as UTC; floor drops the fraction a row
  * written by now() has, as sqlite's reader does; NULL stays NULL and reads as 0).
  * Both ignore the session's TimeZone, so the server's setting cannot shift them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@
     "id, mac_address, ip_address, extension_number, vendor, model, user_agent, transport, "        \
     "mac_source, contact_port, floor(extract(epoch FROM registered_at))::bigint, "                 \
     "floor(extract(epoch FROM last_registered))::bigint, "                                         \
-    "floor(extract(epoch FROM expires_at))::bigint"
+    "floor(extract(epoch FROM expires_at))::bigint, contact"
 #define REQ_COLS "at, mac_address, ip_address, path, user_agent, status"
 #define REQ_SEL                                                                                    \
     "id, floor(extract(epoch FROM at))::bigint, mac_address, ip_address, path, user_agent, status"
@@ -79,15 +80,16 @@ const char *const pg_sql[PG_STMT_COUNT] = {
     [PG_EXT_DELETE] = "DELETE FROM extensions WHERE number = $1",
     /* COLLATE "C": byte order, as sqlite sorts, whatever the database's locale. */
     [PG_EXT_LIST] = "SELECT " EXT_SEL " FROM extensions ORDER BY number COLLATE \"C\"",
-    [PG_REG_INSERT] = "INSERT INTO registered_phones (" REG_COLS ") "
+    [PG_REG_INSERT] = "INSERT INTO registered_phones (" REG_COLS ", contact) "
                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::integer, " TS10 ", " TS11
-                      ", " TS12 ") RETURNING id",
+                      ", " TS12 ", $13) RETURNING id",
     [PG_REG_UPDATE] = "UPDATE registered_phones SET "
                       "mac_address = $1, ip_address = $2, extension_number = $3, vendor = $4, "
                       "model = $5, user_agent = $6, transport = $7, mac_source = $8, "
                       "contact_port = $9::integer, "
                       "registered_at = COALESCE(" TS10 ", registered_at), "
-                      "last_registered = " TS11 ", expires_at = " TS12 " WHERE id = $13",
+                      "last_registered = " TS11 ", expires_at = " TS12 ", contact = $14 "
+                      "WHERE id = $13",
     [PG_REG_DELETE] = "DELETE FROM registered_phones WHERE id = $1",
     [PG_REG_LIST] = "SELECT " REG_SEL " FROM registered_phones ORDER BY id",
     /* The guide's rule: incomplete when a required field is NULL or the empty string. */
@@ -115,6 +117,14 @@ const char *const pg_sql[PG_STMT_COUNT] = {
         "SELECT " DISC_SEL " FROM discovered_devices ORDER BY mac_address COLLATE \"C\"",
     [PG_DISC_DELETE] = "DELETE FROM discovered_devices WHERE mac_address = $1",
     [PG_PING] = "SELECT 1",
+    /* One statement for a whole chunk of the bulk import: the rows travel as one array per
+     * column. ORDER BY the position gives the ids in array order, as n single inserts would. */
+    [PG_DEVICE_INSERT_MANY] =
+        "INSERT INTO provisioned_devices (" DEVICE_COLS ") "
+        "SELECT m, e, v, mo, u, to_timestamp(c) AT TIME ZONE 'UTC', "
+        "to_timestamp(l) AT TIME ZONE 'UTC' "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
+        "$7::bigint[]) WITH ORDINALITY AS t(m, e, v, mo, u, c, l, i) ORDER BY i",
 };
 
 static int64_t or_now(int64_t t)
@@ -211,6 +221,183 @@ int pg_device_put(void *h, const struct ztpd_device_rec *d, int mode)
     pp_time(&pp, d->last_provisioned);
     return pg_run(p, mode == ZTPD_PUT_INSERT ? PG_DEVICE_INSERT : PG_DEVICE_UPSERT, &pp, NULL,
                   "device_put");
+}
+
+/* --- bulk insert --- */
+
+/* Rows per INSERT of device_put_many: 5,000 rows are ~0.5 MB of parameters, large enough that
+ * the per-statement cost vanishes and small enough to stay far from any server limit. */
+#define PUT_MANY_CHUNK 5000
+
+/* A PostgreSQL array literal being built: "{...}". */
+struct arr {
+    char *buf;
+    size_t len, cap;
+    int bad; /* out of memory, or a field not NUL-terminated within its size */
+};
+
+static void arr_put(struct arr *a, const char *s, size_t n)
+{
+    if (a->bad)
+        return;
+    if (a->len + n + 1 > a->cap) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap < a->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) {
+            a->bad = 1;
+            return;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, s, n);
+    a->len += n;
+    a->buf[a->len] = '\0';
+}
+
+static void arr_sep(struct arr *a, size_t i)
+{
+    arr_put(a, i ? "," : "{", 1);
+}
+
+/* One text element, double-quoted with \ and " escaped; "" becomes NULL when opt is set, as
+ * PP_OPT sends it for a single row. */
+static void arr_text(struct arr *a, size_t i, const char *s, size_t cap, int opt)
+{
+    arr_sep(a, i);
+    if (!memchr(s, '\0', cap)) {
+        a->bad = 1;
+        return;
+    }
+    if (opt && !*s) {
+        arr_put(a, "NULL", 4);
+        return;
+    }
+    arr_put(a, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        size_t run = strcspn(p, "\"\\");
+        arr_put(a, p, run);
+        p += run;
+        if (!*p)
+            break;
+        arr_put(a, "\\", 1);
+        arr_put(a, p, 1);
+    }
+    arr_put(a, "\"", 1);
+}
+
+/* One bigint element; 0 (no time) becomes NULL. */
+static void arr_time(struct arr *a, size_t i, int64_t t)
+{
+    char num[24];
+    arr_sep(a, i);
+    if (t > 0)
+        arr_put(a, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)t));
+    else
+        arr_put(a, "NULL", 4);
+}
+
+/* Inserts rows[0..n) with one statement; *bad set when a field could not be sent. */
+static int insert_chunk(struct pg *p, const struct ztpd_device_rec *rows, size_t n, int *bad)
+{
+    struct arr a[7];
+    memset(a, 0, sizeof a);
+    for (size_t i = 0; i < n; i++) {
+        const struct ztpd_device_rec *d = &rows[i];
+        arr_text(&a[0], i, d->mac, sizeof d->mac, 0);
+        arr_text(&a[1], i, d->extension, sizeof d->extension, 0);
+        arr_text(&a[2], i, d->vendor, sizeof d->vendor, 0);
+        arr_text(&a[3], i, d->model, sizeof d->model, 0);
+        arr_text(&a[4], i, d->config_url, sizeof d->config_url, 1);
+        arr_time(&a[5], i, or_now(d->created_at));
+        arr_time(&a[6], i, d->last_provisioned);
+    }
+    struct pg_params pp = {0};
+    *bad = 0;
+    for (int k = 0; k < 7; k++) {
+        arr_put(&a[k], "}", 1);
+        *bad |= a[k].bad;
+        pp.v[k] = a[k].buf;
+    }
+    pp.n = 7;
+    int status =
+        *bad ? ZTPD_STORAGE_EINVAL : pg_run(p, PG_DEVICE_INSERT_MANY, &pp, NULL, "device_put_many");
+    for (int k = 0; k < 7; k++)
+        free(a[k].buf);
+    return status;
+}
+
+/* Finds the row of rows[0..n) that conflicts by inserting them one at a time (after the
+ * chunk's savepoint was rolled back); the failing one is the first in array order. */
+static int insert_each(struct pg *p, const struct ztpd_device_rec *rows, size_t n, size_t base,
+                       size_t *failed_index)
+{
+    for (size_t i = 0; i < n; i++) {
+        int status = pg_device_put(p, &rows[i], ZTPD_PUT_INSERT);
+        if (status) {
+            *failed_index = base + i;
+            return status;
+        }
+    }
+    /* The conflicting row went away in between (a concurrent insert rolled back). */
+    return ZTPD_STORAGE_OK;
+}
+
+int pg_device_put_many(void *h, const struct ztpd_device_rec *rows, size_t n, int mode,
+                       size_t *failed_index)
+{
+    struct pg *p = h;
+    size_t failed_dummy;
+    if (!failed_index)
+        failed_index = &failed_dummy;
+    *failed_index = n;
+    if ((!rows && n) || (mode != ZTPD_PUT_INSERT && mode != ZTPD_PUT_UPSERT))
+        return ZTPD_STORAGE_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!pg_valid_mac(rows[i].mac)) {
+            *failed_index = i;
+            return ZTPD_STORAGE_EINVAL;
+        }
+    }
+    int own;
+    int status = own_begin(p, &own);
+    if (status)
+        return status;
+    if (mode == ZTPD_PUT_UPSERT) {
+        /* ON CONFLICT DO UPDATE refuses a MAC twice in one statement, which an array may hold;
+         * upserts are not the bulk path, one statement a row is good enough. */
+        for (size_t i = 0; status == ZTPD_STORAGE_OK && i < n; i++) {
+            status = pg_device_put(p, &rows[i], mode);
+            if (status)
+                *failed_index = i;
+        }
+        return own_end(p, own, status);
+    }
+    for (size_t at = 0; status == ZTPD_STORAGE_OK && at < n; at += PUT_MANY_CHUNK) {
+        size_t len = n - at < PUT_MANY_CHUNK ? n - at : PUT_MANY_CHUNK;
+        /* The savepoint lets a duplicate be traced to its row: a failed statement aborts the
+         * transaction, but rolling back to the savepoint revives it for the row-by-row pass.
+         * The caller still sees ECONFLICT end the transaction, as the ABI says. */
+        status = pg_exec(p, "SAVEPOINT ztpd_put_many", NULL, "device_put_many");
+        int bad = 0;
+        if (status == ZTPD_STORAGE_OK)
+            status = insert_chunk(p, rows + at, len, &bad);
+        if (status == ZTPD_STORAGE_ECONFLICT) {
+            status = pg_exec(p, "ROLLBACK TO SAVEPOINT ztpd_put_many", NULL, "device_put_many");
+            if (status == ZTPD_STORAGE_OK)
+                status = insert_each(p, rows + at, len, at, failed_index);
+        } else if (status == ZTPD_STORAGE_EINVAL && bad) {
+            pg_log(p, 1,
+                   "device_put_many: a field of rows %zu..%zu is not NUL-terminated or "
+                   "out of memory",
+                   at, at + len - 1);
+        }
+        if (status == ZTPD_STORAGE_OK)
+            status = pg_exec(p, "RELEASE SAVEPOINT ztpd_put_many", NULL, "device_put_many");
+    }
+    return own_end(p, own, status);
 }
 
 int pg_device_get(void *h, const char *mac, struct ztpd_device_rec *out)
@@ -349,6 +536,7 @@ int pg_registration_upsert(void *h, const struct ztpd_registration_rec *r, int64
     struct pg_params pp = {0};
     if (r->id == 0) {
         bind_registration(&pp, r, or_now(r->first_registered));
+        PP_OPT(&pp, r->contact);
         PGresult *res = NULL;
         int status = pg_run(p, PG_REG_INSERT, &pp, &res, "registration_upsert");
         if (status)
@@ -360,6 +548,7 @@ int pg_registration_upsert(void *h, const struct ztpd_registration_rec *r, int64
     }
     bind_registration(&pp, r, r->first_registered);
     pp_int(&pp, r->id);
+    PP_OPT(&pp, r->contact);
     int status = run_changes(p, PG_REG_UPDATE, &pp, "registration_upsert");
     if (status == ZTPD_STORAGE_OK && id_out)
         *id_out = r->id;
@@ -396,6 +585,7 @@ static int reg_row(const PGresult *res, int row, void *ctx)
     r.first_registered = pg_col_int(res, row, 10);
     r.last_registered = pg_col_int(res, row, 11);
     r.expires_at = pg_col_int(res, row, 12);
+    PG_COL(res, row, 13, r.contact);
     return it->cb(&r, it->arg);
 }
 

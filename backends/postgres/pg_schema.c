@@ -76,6 +76,8 @@ static const struct migration migrations[] = {
         "  last_seen TIMESTAMP,"
         "  count BIGINT NOT NULL DEFAULT 0"
         ");"},
+    /* The registered Contact URI: NOTIFYs go to it, and it differs from ip:port behind NAT. */
+    {2, "ALTER TABLE registered_phones ADD COLUMN contact TEXT;"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -182,4 +184,13 @@ int pg_migrate(void *h, int *version)
     if (version)
         *version = known;
     return ZTPD_STORAGE_OK;
+}
+
+int pg_schema_info(void *h, int *current, int *latest)
+{
+    struct pg *p = h;
+    if (!current || !latest)
+        return ZTPD_STORAGE_EINVAL;
+    *latest = migrations[N_MIGRATIONS - 1].version;
+    return current_version(p, current);
 }

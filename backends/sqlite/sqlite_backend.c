@@ -369,6 +369,8 @@ static const struct ztpd_storage_backend sqlite_backend = {
     .discovered_delete = sq_discovered_delete,
     .ping = sq_ping,
     .count = sq_count,
+    .device_put_many = sq_device_put_many,
+    .schema_info = sq_schema_info,
 };
 
 __attribute__((visibility("default"))) const struct ztpd_storage_backend *

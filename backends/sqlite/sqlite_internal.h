@@ -98,9 +98,12 @@ int sq_valid_mac(const char *mac);
 
 /* Schema (sqlite_schema.c). */
 int sq_migrate(void *h, int *version);
+int sq_schema_info(void *h, int *current, int *latest);
 
 /* Domain operations (sqlite_ops.c), with the ABI's signatures. */
 int sq_device_put(void *h, const struct ztpd_device_rec *d, int mode);
+int sq_device_put_many(void *h, const struct ztpd_device_rec *rows, size_t n, int mode,
+                       size_t *failed_index);
 int sq_device_get(void *h, const char *mac, struct ztpd_device_rec *out);
 int sq_device_delete(void *h, const char *mac);
 int sq_device_list(void *h, ztpd_device_row_cb cb, void *arg);

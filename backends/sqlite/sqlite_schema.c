@@ -71,6 +71,8 @@ static const struct migration migrations[] = {
         "  last_seen TEXT,"
         "  count INTEGER NOT NULL DEFAULT 0"
         ");"},
+    /* The registered Contact URI: NOTIFYs go to it, and it differs from ip:port behind NAT. */
+    {2, "ALTER TABLE registered_phones ADD COLUMN contact TEXT;"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -182,4 +184,13 @@ int sq_migrate(void *h, int *version)
     if (version)
         *version = known;
     return ZTPD_STORAGE_OK;
+}
+
+int sq_schema_info(void *h, int *current, int *latest)
+{
+    struct sq *q = h;
+    if (!current || !latest)
+        return ZTPD_STORAGE_EINVAL;
+    *latest = migrations[N_MIGRATIONS - 1].version;
+    return current_version(q, current);
 }

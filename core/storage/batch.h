@@ -18,9 +18,19 @@ struct ztpd_batch_touch {
     int64_t at;
 };
 
+/* A registration row to write (upsert of rec.id) or delete (remove); rec.id > 0. */
+struct ztpd_batch_reg {
+    struct ztpd_registration_rec rec;
+    int remove;
+};
+
 struct ztpd_batch {
     struct ztpd_batch_touch *slots; /* open-addressing hash by MAC, power-of-two size */
     size_t n_slots, n_touches;
+    struct ztpd_batch_reg *regs; /* registration rows, one per id */
+    size_t n_regs, cap_regs;
+    size_t *reg_slots; /* open-addressing hash by id: index + 1 into regs, 0 = free */
+    size_t n_reg_slots;
     struct ztpd_request_rec *reqs; /* ring buffer, oldest at reqs[head] */
     size_t head, n_reqs, cap_reqs, max_reqs;
     size_t dropped; /* request rows dropped since the counter was last reset by the owner */
@@ -32,6 +42,8 @@ struct ztpd_batch_rows {
     size_t n_touches;
     struct ztpd_request_rec *reqs;
     size_t n_reqs;
+    struct ztpd_batch_reg *regs;
+    size_t n_regs;
 };
 
 /* Initializes an empty batch holding at most max_requests request rows (at least 1). */
@@ -46,7 +58,12 @@ int ztpd_batch_touch(struct ztpd_batch *b, const char mac[ZTPD_S_MAC], int64_t a
 /* Appends a request row, dropping the oldest (b->dropped++) when full. 0 or ZTPD_ENOMEM. */
 int ztpd_batch_request(struct ztpd_batch *b, const struct ztpd_request_rec *r);
 
-/* Rows waiting: touches plus request rows. */
+/* Records a registration write for row r->id (> 0): the latest upsert of an id replaces an
+ * earlier one, and a delete wins over any upsert. 0, ZTPD_EINVAL (id <= 0) or ZTPD_ENOMEM. */
+int ztpd_batch_registration(struct ztpd_batch *b, const struct ztpd_registration_rec *r,
+                            int remove);
+
+/* Rows waiting: touches, registration rows and request rows. */
 size_t ztpd_batch_size(const struct ztpd_batch *b);
 
 /* Moves all rows into *out (b is then empty). 0, or ZTPD_ENOMEM leaving b untouched. */

@@ -21,7 +21,7 @@ _Static_assert(V1_MANDATORY_END == offsetof(struct ztpd_storage_backend, open) +
                                        V1_MANDATORY_COUNT * sizeof(any_fn),
                "mandatory part of the storage ABI v1 changed: bump ZTPD_STORAGE_ABI_MAJOR");
 _Static_assert(sizeof(struct ztpd_storage_backend) ==
-                   offsetof(struct ztpd_storage_backend, count) + sizeof(any_fn),
+                   offsetof(struct ztpd_storage_backend, schema_info) + sizeof(any_fn),
                "storage descriptor fields must only be appended (update the loader)");
 
 struct fn_field {
@@ -164,6 +164,14 @@ static int validate(const struct ztpd_storage_backend *be, const char *path, cha
                     mandatory[i].name);
             return ZTPD_EABI;
         }
+    }
+    if (be->abi_minor < ZTPD_STORAGE_RECORDS_MINOR) {
+        set_err(err, errlen,
+                "%s: built for storage ABI %u.%u, whose records differ from ABI %d.%d: rebuild "
+                "the backend",
+                path, (unsigned)be->abi_major, (unsigned)be->abi_minor, ZTPD_STORAGE_ABI_MAJOR,
+                ZTPD_STORAGE_ABI_MINOR);
+        return ZTPD_EABI;
     }
     return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,25 @@ static struct ztpd_store *store_alloc(uv_loop_t *loop, const struct ztpd_config 
 int ztpd_store_open(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_config *cfg,
                     char *err, size_t errlen)
 {
+    return ztpd_store_open_flags(out, loop, cfg, 0, err, errlen);
+}
+
+/* The version in place without migrating: schema_info when the backend has it, else unknown. */
+static int read_schema_version(struct ztpd_store *s, const struct ztpd_storage_backend *be)
+{
+    int cur = -1, latest = 0;
+    s->schema_version = -1;
+    if (!ztpd_loader_has(be, offsetof(struct ztpd_storage_backend, schema_info)))
+        return ZTPD_STORAGE_OK;
+    int st = be->schema_info(s->h, &cur, &latest);
+    if (st == ZTPD_STORAGE_OK)
+        s->schema_version = cur;
+    return st;
+}
+
+int ztpd_store_open_flags(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_config *cfg,
+                          unsigned flags, char *err, size_t errlen)
+{
     char path[4096];
     if (!out || !loop || !cfg) {
         snprintf(err, errlen, "storage: invalid arguments");
@@ -385,9 +405,14 @@ int ztpd_store_open(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_
         ztpd_store_free(s);
         return ztpd_store_error(st);
     }
-    st = be->migrate(s->h, &s->schema_version);
+    if (flags & ZTPD_STORE_NO_MIGRATE)
+        st = read_schema_version(s, be);
+    else
+        st = be->migrate(s->h, &s->schema_version);
     if (st != ZTPD_STORAGE_OK) {
-        snprintf(err, errlen, "storage:%s: schema migration failed: %s", be->name,
+        snprintf(err, errlen, "storage:%s: %s: %s", be->name,
+                 flags & ZTPD_STORE_NO_MIGRATE ? "cannot read the schema version"
+                                               : "schema migration failed",
                  ztpd_store_strstatus(st));
         ztpd_store_free(s);
         return ztpd_store_error(st);
@@ -411,6 +436,11 @@ void *ztpd_store_handle(struct ztpd_store *s)
 int ztpd_store_schema_version(struct ztpd_store *s)
 {
     return s->schema_version;
+}
+
+const char *ztpd_store_module_path(const struct ztpd_store *s)
+{
+    return s->mod->path;
 }
 
 /* --- the storage thread --- */
@@ -679,7 +709,7 @@ static void batch_run(const struct ztpd_storage_backend *be, void *h, struct ztp
     struct batch_op *b = (struct batch_op *)op;
     struct ztpd_batch_rows *rows = &b->rows;
     for (;;) {
-        size_t rejected = rows->n_touches;
+        size_t rejected = rows->n_touches, rejected_reg = rows->n_regs;
         int st = be->begin(h);
         int began = st == ZTPD_STORAGE_OK;
         for (size_t i = 0; st == ZTPD_STORAGE_OK && i < rows->n_touches; i++) {
@@ -689,6 +719,16 @@ static void batch_run(const struct ztpd_storage_backend *be, void *h, struct ztp
                 st = ZTPD_STORAGE_OK;
             if (st == ZTPD_STORAGE_EINVAL)
                 rejected = i;
+        }
+        for (size_t i = 0; st == ZTPD_STORAGE_OK && i < rows->n_regs; i++) {
+            const struct ztpd_batch_reg *g = &rows->regs[i];
+            st = g->remove ? be->registration_delete(h, g->rec.id)
+                           : be->registration_upsert(h, &g->rec, NULL);
+            /* Removed meanwhile (a cleanup, or its delete is in this batch): nothing to do. */
+            if (st == ZTPD_STORAGE_ENOTFOUND)
+                st = ZTPD_STORAGE_OK;
+            if (st == ZTPD_STORAGE_EINVAL)
+                rejected_reg = i;
         }
         if (st == ZTPD_STORAGE_OK && rows->n_reqs) {
             st = be->request_append(h, rows->reqs, rows->n_reqs);
@@ -701,6 +741,10 @@ static void batch_run(const struct ztpd_storage_backend *be, void *h, struct ztp
          * belongs to someone else. */
         if (st != ZTPD_STORAGE_OK && began)
             be->rollback(h);
+        if (rejected_reg < rows->n_regs) {
+            rows->regs[rejected_reg] = rows->regs[--rows->n_regs];
+            continue;
+        }
         if (rejected == rows->n_touches) {
             op->status = st;
             return;
@@ -714,7 +758,7 @@ static void batch_run(const struct ztpd_storage_backend *be, void *h, struct ztp
 
 static size_t rows_count(const struct ztpd_batch_rows *r)
 {
-    return r->n_touches + r->n_reqs;
+    return r->n_touches + r->n_reqs + r->n_regs;
 }
 
 static void batch_done(struct ztpd_store_op *op)
@@ -856,6 +900,20 @@ void ztpd_store_touch(struct ztpd_store *s, const char *mac, int64_t at)
     }
     if (ztpd_batch_touch(&s->batch, mac, at > 0 ? at : (int64_t)time(NULL)) != 0)
         LOG_W(LOG_MOD, "out of memory: last_provisioned of %s not recorded", mac);
+    arm_timer(s);
+}
+
+void ztpd_store_registration(struct ztpd_store *s, const struct ztpd_registration_rec *r,
+                             int remove)
+{
+    if (!r || r->id <= 0)
+        return;
+    if (!accepting_rows(s)) {
+        LOG_D(LOG_MOD, "registration row %lld after stop: not written", (long long)r->id);
+        return;
+    }
+    if (ztpd_batch_registration(&s->batch, r, remove) != 0)
+        LOG_W(LOG_MOD, "out of memory: registration of extension %s not recorded", r->extension);
     arm_timer(s);
 }
 

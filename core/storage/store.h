@@ -37,11 +37,22 @@ struct ztpd_store_op {
 int ztpd_store_open(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_config *cfg,
                     char *err, size_t errlen);
 
+/* Flags of ztpd_store_open_flags(). NO_MIGRATE: open the database as it is, writing nothing
+ * (`ztpd db verify` next to a live daemon, `ztpd db migrate` reading the old version first);
+ * the schema version is then the one found (0: none; -1: the backend cannot tell). */
+#define ZTPD_STORE_NO_MIGRATE 1u
+
+/* ztpd_store_open() with flags (0 is ztpd_store_open()). */
+int ztpd_store_open_flags(struct ztpd_store **out, uv_loop_t *loop, const struct ztpd_config *cfg,
+                          unsigned flags, char *err, size_t errlen);
+
 /* The backend descriptor and handle, for synchronous use before ztpd_store_start() only. */
 const struct ztpd_storage_backend *ztpd_store_backend(struct ztpd_store *s);
 void *ztpd_store_handle(struct ztpd_store *s);
-/* Schema version after migration. */
+/* Schema version after migration (after a NO_MIGRATE open: the version found). */
 int ztpd_store_schema_version(struct ztpd_store *s);
+/* The backend's shared object file (owned by the store). */
+const char *ztpd_store_module_path(const struct ztpd_store *s);
 
 /* Starts the storage thread and the batch timer. Returns 0 or ZTPD_EIO. */
 int ztpd_store_start(struct ztpd_store *s);
@@ -55,6 +66,10 @@ void ztpd_store_submit(struct ztpd_store *s, struct ztpd_store_op *op);
 /* Batched writes (loop thread only); copied, written within ~100 ms. */
 void ztpd_store_touch(struct ztpd_store *s, const char *mac, int64_t at);
 void ztpd_store_log_request(struct ztpd_store *s, const struct ztpd_request_rec *r);
+/* Batched registration write of row r->id (> 0; inserts go through an op, which returns the
+ * id): remove = 0 upserts it, 1 deletes it. Loop thread only; r is copied. */
+void ztpd_store_registration(struct ztpd_store *s, const struct ztpd_registration_rec *r,
+                             int remove);
 
 /* 1 while the last backend call did not report EUNAVAIL. */
 int ztpd_store_is_up(const struct ztpd_store *s);

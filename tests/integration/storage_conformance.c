@@ -26,7 +26,8 @@
 #include "storage/loader.h"
 #include "util/mac.h"
 
-#define T0 1700000000 /* 2023-11-14T22:13:20Z */
+#define T0 1700000000   /* 2023-11-14T22:13:20Z */
+#define SCHEMA_LATEST 2 /* 2: registered_phones.contact */
 
 enum kind { K_SQLITE, K_POSTGRES };
 
@@ -210,7 +211,7 @@ static void open_db(struct fixture *f)
     int version = 0;
     assert_int_equal(f->be->open(&f->h, &host), ZTPD_STORAGE_OK);
     assert_int_equal(f->be->migrate(f->h, &version), ZTPD_STORAGE_OK);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, SCHEMA_LATEST);
 }
 
 static int setup(void **state)
@@ -640,6 +641,91 @@ static void test_registrations(void **state)
     assert_int_equal(count_rows(f, "registered_phones"), 2);
 }
 
+static int collect_contact(const struct ztpd_registration_rec *row, void *arg)
+{
+    struct collect *c = arg;
+    c->ids[c->n] = row->id;
+    snprintf(c->keys[c->n], sizeof c->keys[0], "%s|%s|%s|%d", row->extension, row->contact, row->ip,
+             row->port);
+    c->n++;
+    return 0;
+}
+
+/* ABI 1.1: the Contact URI is stored, updated, listed, and "" reads back as "". */
+static void test_registration_contact(void **state)
+{
+    struct fixture *f = *state;
+    struct ztpd_registration_rec r = reg("001565123456", "192.0.2.7", "1001");
+    snprintf(r.contact, sizeof r.contact, "sip:1001@10.0.0.5:5062;transport=tcp");
+    struct ztpd_registration_rec r2 = reg("", "192.0.2.8", "1002");
+    int64_t id = 0, id2 = 0;
+    assert_int_equal(f->be->registration_upsert(f->h, &r, &id), ZTPD_STORAGE_OK);
+    assert_int_equal(f->be->registration_upsert(f->h, &r2, &id2), ZTPD_STORAGE_OK);
+    struct collect c = {0};
+    assert_int_equal(f->be->registration_list(f->h, collect_contact, &c), ZTPD_STORAGE_OK);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.keys[0], "1001|sip:1001@10.0.0.5:5062;transport=tcp|192.0.2.7|5060");
+    assert_string_equal(c.keys[1], "1002||192.0.2.8|5060");
+
+    /* A refresh may move the contact (a phone that changed port). */
+    r.id = id;
+    snprintf(r.contact, sizeof r.contact, "sip:1001@10.0.0.5:5070");
+    assert_int_equal(f->be->registration_upsert(f->h, &r, NULL), ZTPD_STORAGE_OK);
+    char v[128];
+    raw_once("SELECT contact FROM registered_phones WHERE extension_number = '1001'", v);
+    assert_string_equal(v, "sip:1001@10.0.0.5:5070");
+    raw_once("SELECT COUNT(*) FROM registered_phones WHERE contact IS NULL", v);
+    assert_string_equal(v, "1"); /* "" is stored as NULL, like the other optional strings */
+
+    /* The longest URI the record holds round-trips unchanged. */
+    memset(r.contact, 'a', sizeof r.contact - 1);
+    memcpy(r.contact, "sip:", 4);
+    r.contact[sizeof r.contact - 1] = '\0';
+    assert_int_equal(f->be->registration_upsert(f->h, &r, NULL), ZTPD_STORAGE_OK);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(f->be->registration_list(f->h, collect_contact, &c), ZTPD_STORAGE_OK);
+    assert_int_equal(strlen(c.keys[0]),
+                     strlen("1001|") + sizeof r.contact - 1 + strlen("|192.0.2.7|5060"));
+}
+
+/* A database at schema 1 (before the contact column) with a registration in it, as an older
+ * ztpd left it: migrating adds the column, keeps the row (contact "") and records version 2. */
+static void test_migrate_registrations_from_v1(void **state)
+{
+    struct fixture *f = *state;
+    struct ztpd_registration_rec r = reg("001565123456", "192.0.2.7", "1001");
+    int64_t id = 0;
+    assert_int_equal(f->be->registration_upsert(f->h, &r, &id), ZTPD_STORAGE_OK);
+    /* Roll the schema back to version 1 exactly: the column and its schema_version row go. */
+    raw_once("ALTER TABLE registered_phones DROP COLUMN contact", NULL);
+    raw_once("DELETE FROM schema_version WHERE version = 2", NULL);
+    f->be->close(f->h);
+    f->h = NULL;
+
+    int version = 0;
+    assert_int_equal(f->be->open(&f->h, &host), ZTPD_STORAGE_OK);
+    assert_int_equal(f->be->migrate(f->h, &version), ZTPD_STORAGE_OK);
+    assert_int_equal(version, 2);
+    assert_int_equal(count_rows(f, "schema_version"), 2);
+    struct collect c = {0};
+    assert_int_equal(f->be->registration_list(f->h, collect_reg, &c), ZTPD_STORAGE_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.ids[0], id);
+    assert_string_equal(c.keys[0], "001565123456|192.0.2.7|1001|yealink|t46s|"
+                                   "Yealink SIP-T46S 66.86.0.15|udp|sip_registration|5060|"
+                                   "1700000000|1700000010|1700003610");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(f->be->registration_list(f->h, collect_contact, &c), ZTPD_STORAGE_OK);
+    assert_string_equal(c.keys[0], "1001||192.0.2.7|5060");
+    /* The migrated table takes contacts like a new one. */
+    r.id = id;
+    snprintf(r.contact, sizeof r.contact, "sip:1001@192.0.2.7:5060");
+    assert_int_equal(f->be->registration_upsert(f->h, &r, NULL), ZTPD_STORAGE_OK);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(f->be->registration_list(f->h, collect_contact, &c), ZTPD_STORAGE_OK);
+    assert_string_equal(c.keys[0], "1001|sip:1001@192.0.2.7:5060|192.0.2.7|5060");
+}
+
 /* The original guide's "Registration Cleanup" example: five rows, three incomplete. */
 static void insert_guide_rows(struct fixture *f)
 {
@@ -894,22 +980,119 @@ static void test_discovered(void **state)
     assert_int_equal(count_rows(f, "discovered_devices"), 1);
 }
 
+/* device_put_many: 12,000 rows cross the PostgreSQL backend's 5,000-row chunks. */
+#define MANY 12000
+
+static struct ztpd_device_rec *many_rows(size_t n, unsigned prefix)
+{
+    struct ztpd_device_rec *rows = calloc(n, sizeof *rows);
+    assert_non_null(rows);
+    for (size_t i = 0; i < n; i++) {
+        char mac[16];
+        snprintf(mac, sizeof mac, "02%02x%08zx", prefix, i);
+        rows[i] = device(mac, i % 2 ? "1001" : "1002");
+        rows[i].created_at = T0 + (int64_t)i;
+        /* Quotes, backslashes and commas must survive any array or COPY encoding. */
+        if (i % 3 == 0)
+            snprintf(rows[i].config_url, sizeof rows[i].config_url,
+                     "http://pbx/p/\"%zu\"\\x,{y}.cfg", i);
+    }
+    return rows;
+}
+
+static void test_device_put_many(void **state)
+{
+    struct fixture *f = *state;
+    const struct ztpd_storage_backend *be = f->be;
+    assert_non_null(be->device_put_many);
+    struct ztpd_device_rec *rows = many_rows(MANY, 1), out;
+    size_t failed = 0;
+    assert_int_equal(be->begin(f->h), ZTPD_STORAGE_OK);
+    assert_int_equal(be->device_put_many(f->h, rows, MANY, ZTPD_PUT_INSERT, &failed),
+                     ZTPD_STORAGE_OK);
+    assert_int_equal(failed, MANY);
+    assert_int_equal(be->commit(f->h), ZTPD_STORAGE_OK);
+    assert_int_equal(count_rows(f, "provisioned_devices"), MANY);
+    for (size_t i = 0; i < MANY; i += 2999) {
+        assert_int_equal(be->device_get(f->h, rows[i].mac, &out), ZTPD_STORAGE_OK);
+        assert_string_equal(out.extension, rows[i].extension);
+        assert_string_equal(out.config_url, rows[i].config_url);
+        assert_int_equal(out.created_at, rows[i].created_at);
+        assert_int_equal(out.last_provisioned, 0);
+    }
+    /* Listed in array order, as MANY single inserts would be. */
+    struct collect c = {.stop_after = 3};
+    assert_int_equal(be->device_list(f->h, collect_device, &c), ZTPD_STORAGE_OK);
+    assert_non_null(strstr(c.keys[0], rows[0].mac));
+    assert_non_null(strstr(c.keys[2], rows[2].mac));
+
+    /* A row already stored, deep in the second chunk: the right index, nothing kept. */
+    struct ztpd_device_rec *more = many_rows(MANY, 2);
+    more[7321] = rows[4];
+    failed = 0;
+    assert_int_equal(be->begin(f->h), ZTPD_STORAGE_OK);
+    assert_int_equal(be->device_put_many(f->h, more, MANY, ZTPD_PUT_INSERT, &failed),
+                     ZTPD_STORAGE_ECONFLICT);
+    assert_int_equal(failed, 7321);
+    assert_int_equal(be->rollback(f->h), ZTPD_STORAGE_OK);
+    assert_int_equal(count_rows(f, "provisioned_devices"), MANY);
+    assert_int_equal(be->device_get(f->h, more[0].mac, &out), ZTPD_STORAGE_ENOTFOUND);
+
+    /* A MAC twice in the array: the second occurrence is the one refused. */
+    struct ztpd_device_rec dup[3] = {more[0], more[1], more[0]};
+    assert_int_equal(be->begin(f->h), ZTPD_STORAGE_OK);
+    assert_int_equal(be->device_put_many(f->h, dup, 3, ZTPD_PUT_INSERT, &failed),
+                     ZTPD_STORAGE_ECONFLICT);
+    assert_int_equal(failed, 2);
+    assert_int_equal(be->rollback(f->h), ZTPD_STORAGE_OK);
+    assert_int_equal(count_rows(f, "provisioned_devices"), MANY);
+
+    /* Without the caller's transaction: its own, all or nothing. */
+    struct ztpd_device_rec pair[2] = {more[5], rows[9]};
+    assert_int_equal(be->device_put_many(f->h, pair, 2, ZTPD_PUT_INSERT, &failed),
+                     ZTPD_STORAGE_ECONFLICT);
+    assert_int_equal(failed, 1);
+    assert_int_equal(be->device_get(f->h, more[5].mac, &out), ZTPD_STORAGE_ENOTFOUND);
+    assert_int_equal(be->device_put_many(f->h, pair, 1, ZTPD_PUT_INSERT, &failed), ZTPD_STORAGE_OK);
+    assert_int_equal(be->device_put_many(f->h, pair, 0, ZTPD_PUT_INSERT, &failed), ZTPD_STORAGE_OK);
+    assert_int_equal(count_rows(f, "provisioned_devices"), MANY + 1);
+
+    /* Upsert replaces and keeps created_at; a bad MAC is refused with its index. */
+    pair[1].created_at = T0 + 999999;
+    snprintf(pair[1].extension, sizeof pair[1].extension, "2002");
+    assert_int_equal(be->device_put_many(f->h, pair, 2, ZTPD_PUT_UPSERT, &failed), ZTPD_STORAGE_OK);
+    assert_int_equal(be->device_get(f->h, rows[9].mac, &out), ZTPD_STORAGE_OK);
+    assert_string_equal(out.extension, "2002");
+    assert_int_equal(out.created_at, rows[9].created_at);
+    /* Every MAC is checked before anything is written, whatever the rows before it. */
+    pair[0] = rows[10];
+    snprintf(pair[1].mac, sizeof pair[1].mac, "nothexnothex");
+    assert_int_equal(be->device_put_many(f->h, pair, 2, ZTPD_PUT_INSERT, &failed),
+                     ZTPD_STORAGE_EINVAL);
+    assert_int_equal(failed, 1);
+    assert_int_equal(count_rows(f, "provisioned_devices"), MANY + 1);
+    assert_int_equal(be->ping(f->h), ZTPD_STORAGE_OK);
+    free(rows);
+    free(more);
+}
+
 /* --- schema --- */
 
 static void test_migrate_from_empty_database(void **state)
 {
     struct fixture *f = *state;
-    /* setup migrated an empty database: every table is there, empty, and version 1 recorded. */
+    /* setup migrated an empty database: every table is there, empty, and each version
+     * recorded. */
     const char *tables[] = {"provisioned_devices", "registered_phones", "extensions",
                             "provisioning_requests", "discovered_devices"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         assert_int_equal(count_rows(f, tables[i]), 0);
-    assert_int_equal(count_rows(f, "schema_version"), 1);
+    assert_int_equal(count_rows(f, "schema_version"), SCHEMA_LATEST);
     char v[128];
-    raw_once("SELECT version FROM schema_version", v);
-    assert_string_equal(v, "1");
+    raw_once("SELECT MAX(version) FROM schema_version", v);
+    assert_int_equal(atoi(v), SCHEMA_LATEST);
     raw_once("SELECT COUNT(*) FROM schema_version WHERE applied_at IS NOT NULL", v);
-    assert_string_equal(v, "1");
+    assert_int_equal(atoi(v), SCHEMA_LATEST);
 }
 
 static void test_migrate_up_to_date_is_noop(void **state)
@@ -920,9 +1103,9 @@ static void test_migrate_up_to_date_is_noop(void **state)
     assert_int_equal(f->be->device_put(f->h, &d, ZTPD_PUT_INSERT), ZTPD_STORAGE_OK);
     int version = 0;
     assert_int_equal(f->be->migrate(f->h, &version), ZTPD_STORAGE_OK);
-    assert_int_equal(version, 1);
+    assert_int_equal(version, SCHEMA_LATEST);
     assert_int_equal(f->be->migrate(f->h, NULL), ZTPD_STORAGE_OK);
-    assert_int_equal(count_rows(f, "schema_version"), 1);
+    assert_int_equal(count_rows(f, "schema_version"), SCHEMA_LATEST);
 
     /* Reopening and migrating again keeps the data and records nothing new. */
     append_requests(f, 0, 2);
@@ -932,7 +1115,7 @@ static void test_migrate_up_to_date_is_noop(void **state)
     assert_int_equal(f->be->device_get(f->h, "001565123456", &out), ZTPD_STORAGE_OK);
     assert_int_equal(out.created_at, T0);
     assert_int_equal(count_rows(f, "provisioning_requests"), 2);
-    assert_int_equal(count_rows(f, "schema_version"), 1);
+    assert_int_equal(count_rows(f, "schema_version"), SCHEMA_LATEST);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -947,7 +1130,37 @@ static void test_newer_schema_refused(void **state)
     assert_int_equal(f->be->migrate(f->h, &version), ZTPD_STORAGE_ESCHEMA);
     assert_non_null(strstr(last_log, "newer"));
     /* Nothing was changed by the refusal. */
-    assert_int_equal(count_rows(f, "schema_version"), 2);
+    assert_int_equal(count_rows(f, "schema_version"), SCHEMA_LATEST + 1);
+}
+
+/* schema_info reads the versions without migrating: up to date, newer, and none at all. */
+static void test_schema_info(void **state)
+{
+    struct fixture *f = *state;
+    int version = 0, cur = -1, latest = -1;
+    assert_non_null(f->be->schema_info);
+    assert_int_equal(f->be->migrate(f->h, &version), ZTPD_STORAGE_OK);
+    assert_int_equal(f->be->schema_info(f->h, &cur, &latest), ZTPD_STORAGE_OK);
+    assert_int_equal(cur, version);
+    assert_int_equal(latest, version);
+
+    raw_once("INSERT INTO schema_version (version, applied_at) VALUES (99, '2024-01-01 00:00:00')",
+             NULL);
+    assert_int_equal(f->be->schema_info(f->h, &cur, &latest), ZTPD_STORAGE_OK);
+    assert_int_equal(cur, 99);
+    assert_int_equal(latest, version);
+
+    f->be->close(f->h);
+    f->h = NULL;
+    empty_database();
+    assert_int_equal(f->be->open(&f->h, &host), ZTPD_STORAGE_OK);
+    assert_int_equal(f->be->schema_info(f->h, &cur, &latest), ZTPD_STORAGE_OK);
+    assert_int_equal(cur, 0);
+    assert_int_equal(latest, version);
+    /* Nothing was created on the way. */
+    int64_t n;
+    assert_int_not_equal(f->be->count(f->h, "schema_version", &n), ZTPD_STORAGE_OK);
+    assert_int_not_equal(f->be->count(f->h, "provisioned_devices", &n), ZTPD_STORAGE_OK);
 }
 
 /* --- connection --- */
@@ -1047,6 +1260,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extensions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registration_contact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_registrations_from_v1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration_cleanup_guide_example, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration_cleanup_policy_and_empty_strings, setup,
                                         teardown),
@@ -1056,6 +1271,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_migrate_from_empty_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_up_to_date_is_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_put_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping_and_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_survives_lost_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),

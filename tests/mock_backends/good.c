@@ -11,7 +11,7 @@ static int never_called_ping(void *h)
 
 static const struct ztpd_storage_backend desc = {
     .abi_major = ZTPD_STORAGE_ABI_MAJOR,
-    .abi_minor = 0,
+    .abi_minor = ZTPD_STORAGE_RECORDS_MINOR,
     .struct_size = offsetof(struct ztpd_storage_backend, ping),
     .name = "mock-good",
     MOCK_MANDATORY,

@@ -235,7 +235,7 @@ static void test_open_creates_data_dir(void **state)
     assert_int_equal(stat(dir, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0700);
-    assert_int_equal(ztpd_store_schema_version(t->s), 1);
+    assert_int_equal(ztpd_store_schema_version(t->s), 2); /* 2: registered_phones.contact */
     assert_string_equal(ztpd_store_backend(t->s)->name, "sqlite");
     assert_non_null(ztpd_store_handle(t->s));
     assert_int_equal(ztpd_store_is_up(t->s), 1);

@@ -35,7 +35,11 @@
 #include <stdint.h>
 
 #define ZTPD_STORAGE_ABI_MAJOR 1
-#define ZTPD_STORAGE_ABI_MINOR 0
+#define ZTPD_STORAGE_ABI_MINOR 1
+/* The first minor with today's record layouts (minor 1: ztpd_registration_rec.contact). Records
+ * are passed by pointer, so a backend built for an older minor reads and writes them with the
+ * wrong size: the loader refuses it. */
+#define ZTPD_STORAGE_RECORDS_MINOR 1
 #define ZTPD_STORAGE_ENTRY_SYMBOL "ztpd_storage_entry_v1"
 
 /* Result codes of backend operations. */
@@ -93,6 +97,8 @@ struct ztpd_registration_rec {
     int64_t first_registered;
     int64_t last_registered;
     int64_t expires_at;
+    /* ABI 1.1: the registered Contact URI (the Request-URI of NOTIFYs); "" when unknown. */
+    char contact[ZTPD_S_URL];
 };
 
 struct ztpd_request_rec {
@@ -202,6 +208,16 @@ struct ztpd_storage_backend {
     int (*ping)(void *h);
     /* Row count of a table by name, for `ztpd db verify`. */
     int (*count)(void *h, const char *table, int64_t *out);
+    /* Puts rows[0..n) as device_put would (same modes), much faster than n calls: the bulk
+     * import. Inside the caller's transaction (in one of its own when none is open, so all or
+     * none of the rows are written). On ECONFLICT *failed_index is the first row that
+     * conflicts, with an existing row or an earlier row of the array; on another failure it is
+     * n when no single row is to blame. Ends the transaction as a failed device_put does. */
+    int (*device_put_many)(void *h, const struct ztpd_device_rec *rows, size_t n, int mode,
+                           size_t *failed_index);
+    /* Reads the schema version in the database (*current, 0 when there is none) and the
+     * latest this backend knows (*latest) without migrating or writing anything. */
+    int (*schema_info)(void *h, int *current, int *latest);
 };
 
 typedef const struct ztpd_storage_backend *(*ztpd_storage_entry_fn)(
