@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "config/yaml_walk.h"
@@ -29,6 +30,8 @@ enum kind {
     K_SECONDS,    /* whole seconds > 0, stored as unsigned milliseconds */
     K_BOOL,       /* bool */
     K_LISTEN,     /* http.listen: http_host + http_port */
+    K_SIP_LISTEN, /* sip.listen: sip_host + sip_port */
+    K_TRANSPORTS, /* sip.transports: list of udp/tcp */
     K_LEVEL,      /* logging.level: int */
     K_BACKEND,    /* storage.backend: char * */
     K_TOKENS,     /* api.tokens */
@@ -57,7 +60,19 @@ static const struct key_spec specs[] = {
     {"http.idle_timeout", K_SECONDS, F(http_idle_timeout_ms), 0, 0},
     {"http.max_connections", K_COUNT, F(http_max_connections), 0, 0},
     {"sip", K_SECTION, 0, 0, 0},
+    {"sip.enabled", K_BOOL, F(sip_enabled), 0, 0},
+    {"sip.listen", K_SIP_LISTEN, 0, 0, 0},
     {"sip.port", K_PORT, F(sip_port), 0, 0},
+    {"sip.transports", K_TRANSPORTS, F(sip_transports), 0, 0},
+    {"sip.realm", K_STRING, F(sip_realm), 0, 0},
+    {"sip.advertise", K_STRING, F(sip_advertise), 0, 0},
+    {"sip.nonce_ttl", K_INT, F(sip_nonce_ttl), 10, 86400},
+    {"sip.expires", K_SECTION, 0, 0, 0},
+    {"sip.expires.default", K_INT, F(sip_expires_default), 1, 86400},
+    {"sip.expires.min", K_INT, F(sip_expires_min), 1, 86400},
+    {"sip.expires.max", K_INT, F(sip_expires_max), 1, 86400},
+    {"sip.max_contacts", K_INT, F(sip_max_contacts), 1, 16},
+    {"sip.reboot_pace", K_INT, F(sip_reboot_pace), 1, 10000},
     {"storage", K_SECTION, 0, 0, 0},
     {"storage.backend", K_BACKEND, F(storage_backend), 0, 0},
     {"storage.module_dir", K_PATH, F(module_dir), 0, 0},
@@ -80,6 +95,8 @@ static const struct key_spec specs[] = {
     {"provisioning.timezone", K_STRING, F(timezone), 0, 0},
     {"provisioning.timezone_offset", K_INT, F(timezone_offset), -12, 14},
     {"provisioning.ntp_server", K_STRING, F(ntp_server), 0, 0},
+    {"provisioning.upload_max_size", K_SIZE, F(upload_max_size), 0, 0},
+    {"provisioning.discovered_max", K_INT, F(discovered_max), 0, 1000000},
     {"provisioning.devices", K_DEVICES, 0, 0, 0},
 };
 
@@ -94,6 +111,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 struct load {
     struct ztpd_yaml_walk w;
     struct ztpd_config *cfg;
+    int sip_listen_port; /* port given by sip.listen, 0 when absent */
+    int sip_port_key;    /* port given by sip.port, 0 when absent */
 };
 
 /* Formats a key path into buf (KEY_MAX bytes). */
@@ -170,7 +189,8 @@ static bool is_digits(const char *s, size_t min, size_t max)
 
 /* Accepts "host:port", ":port", "port" and "[v6]:port". An unbracketed host with a colon is
  * rejected: "::1:8080" could be read two ways. */
-static int parse_listen(struct load *ld, const yaml_node_t *n, const char *key, const char *v)
+static int parse_listen(struct load *ld, const yaml_node_t *n, const char *key, const char *v,
+                        char **host_slot, int *port_slot)
 {
     const char *host = NULL, *port;
     size_t host_len = 0;
@@ -203,14 +223,55 @@ static int parse_listen(struct load *ld, const yaml_node_t *n, const char *key, 
     p = strtol(port, NULL, 10);
     if (p < 1 || p > 65535)
         return ztpd_yaml_fail(&ld->w, n, key, "port out of range (1-65535)");
-    ld->cfg->http_port = (int)p;
+    *port_slot = (int)p;
     if (host_len) {
         char *h = strndup(host, host_len);
         if (!h)
             return oom(ld);
-        free(ld->cfg->http_host);
-        ld->cfg->http_host = h;
+        free(*host_slot);
+        *host_slot = h;
     }
+    return 0;
+}
+
+/* sip.transports: a non-empty list of "udp" and "tcp" (a single scalar is accepted too). */
+static int parse_transports(struct load *ld, const yaml_node_t *n, const char *key, int *out)
+{
+    char item_key[KEY_MAX];
+    const char *v;
+    int rc, bits = 0;
+    if (n->type == YAML_SCALAR_NODE) {
+        if ((rc = ztpd_yaml_string(&ld->w, n, key, &v)))
+            return rc;
+        if (!strcasecmp(v, "udp"))
+            bits = ZTPD_CFG_SIP_UDP;
+        else if (!strcasecmp(v, "tcp"))
+            bits = ZTPD_CFG_SIP_TCP;
+        else
+            return ztpd_yaml_fail(&ld->w, n, key, "unknown transport \"%s\" (expected udp or tcp)",
+                                  v);
+        *out = bits;
+        return 0;
+    }
+    if ((rc = ztpd_yaml_sequence(&ld->w, n, key)))
+        return rc;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = ztpd_yaml_node(&ld->w, *it);
+        keyf(item_key, "%s[%zu]", key, (size_t)(it - n->data.sequence.items.start));
+        if ((rc = ztpd_yaml_string(&ld->w, item, item_key, &v)))
+            return rc;
+        if (!strcasecmp(v, "udp"))
+            bits |= ZTPD_CFG_SIP_UDP;
+        else if (!strcasecmp(v, "tcp"))
+            bits |= ZTPD_CFG_SIP_TCP;
+        else
+            return ztpd_yaml_fail(&ld->w, item, item_key,
+                                  "unknown transport \"%s\" (expected udp or tcp)", v);
+    }
+    if (!bits)
+        return ztpd_yaml_fail(&ld->w, n, key, "at least one transport (udp, tcp) is required");
+    *out = bits;
     return 0;
 }
 
@@ -478,6 +539,8 @@ static int apply(struct load *ld, const struct key_spec *s, const yaml_node_t *n
         if ((rc = int_in(ld, n, key, 1, 65535, "port out of range (1-65535)", &x)))
             return rc;
         *(int *)field(cfg, s) = (int)x;
+        if (s->off == F(sip_port))
+            ld->sip_port_key = (int)x;
         return 0;
     case K_SIZE:
         if ((rc = int_in(ld, n, key, 1, LLONG_MAX, "must be a positive integer", &x)))
@@ -503,7 +566,16 @@ static int apply(struct load *ld, const struct key_spec *s, const yaml_node_t *n
     case K_LISTEN:
         if ((rc = ztpd_yaml_string(&ld->w, n, key, &v)))
             return rc;
-        return parse_listen(ld, n, key, v);
+        return parse_listen(ld, n, key, v, &cfg->http_host, &cfg->http_port);
+    case K_SIP_LISTEN:
+        if ((rc = ztpd_yaml_string(&ld->w, n, key, &v)))
+            return rc;
+        if ((rc = parse_listen(ld, n, key, v, &cfg->sip_host, &cfg->sip_port)))
+            return rc;
+        ld->sip_listen_port = cfg->sip_port;
+        return 0;
+    case K_TRANSPORTS:
+        return parse_transports(ld, n, key, field(cfg, s));
     case K_LEVEL: {
         int level;
         if ((rc = ztpd_yaml_string(&ld->w, n, key, &v)))
@@ -591,14 +663,83 @@ static int set_defaults(struct load *ld)
     cfg->http_idle_timeout_ms = 30000;
     cfg->http_max_connections = 1024;
     cfg->sip_port = 5060;
+    cfg->sip_enabled = true;
+    cfg->sip_transports = ZTPD_CFG_SIP_UDP | ZTPD_CFG_SIP_TCP;
+    cfg->sip_nonce_ttl = 300;
+    cfg->sip_expires_default = 3600;
+    cfg->sip_expires_min = 60;
+    cfg->sip_expires_max = 7200;
+    cfg->sip_max_contacts = 10;
+    cfg->sip_reboot_pace = 20;
     cfg->log_level = ZTPD_LOG_INFO;
     cfg->prov_enabled = true;
+    cfg->upload_max_size = 1048576;
     cfg->timezone_offset = 0;
+    cfg->discovered_max = 1000;
     if (set_str(ld, &cfg->server_name, "ztpd") || set_str(ld, &cfg->http_host, "0.0.0.0") ||
-        set_str(ld, &cfg->storage_backend, "sqlite") ||
+        set_str(ld, &cfg->sip_host, "0.0.0.0") || set_str(ld, &cfg->storage_backend, "sqlite") ||
         set_str(ld, &cfg->url_format, DEFAULT_URL_FORMAT) || set_str(ld, &cfg->timezone, "UTC") ||
         set_str(ld, &cfg->ntp_server, "pool.ntp.org"))
         return ZTPD_ENOMEM;
+    return 0;
+}
+
+/* A cross-key error found after the walk: "<file>: <key>: <reason>" (no single line to name). */
+static int fail_key(struct load *ld, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_key(struct load *ld, const char *key, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    if (ld->w.err && ld->w.errlen)
+        snprintf(ld->w.err, ld->w.errlen, "%s: %s: %s", ld->w.file, key, reason);
+    return ZTPD_ECONFIG;
+}
+
+static bool sip_token_ok(const char *s)
+{
+    return !strpbrk(s, "\"\r\n\\");
+}
+
+/* SIP defaults that follow other keys, and the checks that involve several sip keys. */
+static int finish_sip(struct load *ld)
+{
+    struct ztpd_config *cfg = ld->cfg;
+    /* sip.port predates sip.listen; both may be given as long as they agree. */
+    if (ld->sip_listen_port && ld->sip_port_key && ld->sip_listen_port != ld->sip_port_key)
+        return fail_key(ld, "sip.port", "%d conflicts with the port of sip.listen (%d)",
+                        ld->sip_port_key, ld->sip_listen_port);
+    if (ld->sip_listen_port)
+        cfg->sip_port = ld->sip_listen_port;
+    const char *realm_key = cfg->sip_realm ? "sip.realm" : "server.name";
+    if (!cfg->sip_realm && set_str(ld, &cfg->sip_realm, cfg->server_name))
+        return ZTPD_ENOMEM;
+    if (!sip_token_ok(cfg->sip_realm))
+        return fail_key(ld, realm_key,
+                        "the SIP realm must not contain quotes, backslashes or line breaks");
+    const char *adv_key = cfg->sip_advertise ? "sip.advertise" : "server.address";
+    if (!cfg->sip_advertise && set_str(ld, &cfg->sip_advertise, cfg->server_address))
+        return ZTPD_ENOMEM;
+    if (!cfg->sip_enabled)
+        return 0; /* a disabled SIP service needs no reachable address */
+    if (!sip_token_ok(cfg->sip_advertise) || strpbrk(cfg->sip_advertise, " \t;,<>"))
+        return fail_key(ld, adv_key, "not a host name or address usable in SIP headers");
+    if (!strcmp(cfg->sip_advertise, "0.0.0.0") || !strcmp(cfg->sip_advertise, "::") ||
+        !strcmp(cfg->sip_advertise, "[::]"))
+        return fail_key(ld, adv_key,
+                        "a wildcard address cannot be reached by phones; set the address phones "
+                        "use to reach this server");
+    if (cfg->sip_expires_min > cfg->sip_expires_max)
+        return fail_key(ld, "sip.expires.min", "greater than sip.expires.max (%d > %d)",
+                        cfg->sip_expires_min, cfg->sip_expires_max);
+    if (cfg->sip_expires_default < cfg->sip_expires_min ||
+        cfg->sip_expires_default > cfg->sip_expires_max)
+        return fail_key(ld, "sip.expires.default", "%d is outside sip.expires.min..max (%d..%d)",
+                        cfg->sip_expires_default, cfg->sip_expires_min, cfg->sip_expires_max);
     return 0;
 }
 
@@ -620,7 +761,7 @@ static int finish_defaults(struct load *ld)
         if (set_str(ld, &cfg->server_address, wildcard ? "127.0.0.1" : h))
             return ZTPD_ENOMEM;
     }
-    return 0;
+    return finish_sip(ld);
 }
 
 static int build_lookup_text(struct load *ld)
@@ -653,6 +794,15 @@ static int build_lookup_text(struct load *ld)
                     ? asprintf(out, "[%s]:%d", cfg->http_host, cfg->http_port)
                     : asprintf(out, "%s:%d", cfg->http_host, cfg->http_port);
             break;
+        case K_SIP_LISTEN:
+            n = strchr(cfg->sip_host, ':') ? asprintf(out, "[%s]:%d", cfg->sip_host, cfg->sip_port)
+                                           : asprintf(out, "%s:%d", cfg->sip_host, cfg->sip_port);
+            break;
+        case K_TRANSPORTS:
+            n = asprintf(out, "%s%s%s", cfg->sip_transports & ZTPD_CFG_SIP_UDP ? "udp" : "",
+                         cfg->sip_transports == (ZTPD_CFG_SIP_UDP | ZTPD_CFG_SIP_TCP) ? "," : "",
+                         cfg->sip_transports & ZTPD_CFG_SIP_TCP ? "tcp" : "");
+            break;
         default:
             continue;
         }
@@ -666,7 +816,7 @@ static int build_lookup_text(struct load *ld)
 
 int ztpd_config_load(struct ztpd_config **out, const char *path, char *err, size_t errlen)
 {
-    struct load ld;
+    struct load ld = {0};
     yaml_node_t *root;
     int rc;
 
@@ -712,6 +862,9 @@ void ztpd_config_free(struct ztpd_config *cfg)
     free(cfg->server_address);
     free(cfg->data_dir);
     free(cfg->http_host);
+    free(cfg->sip_host);
+    free(cfg->sip_realm);
+    free(cfg->sip_advertise);
     free(cfg->storage_backend);
     free(cfg->sqlite_path);
     free(cfg->module_dir);
@@ -769,6 +922,8 @@ const char *ztpd_config_lookup(const struct ztpd_config *cfg, const char *key)
     case K_COUNT:
     case K_SECONDS:
     case K_LISTEN:
+    case K_SIP_LISTEN:
+    case K_TRANSPORTS:
         return cfg->lookup_text ? cfg->lookup_text[s - specs] : NULL;
     default:
         return NULL;

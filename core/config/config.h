@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* sip.transports bits; equal to ZTPD_SIP_UDP / ZTPD_SIP_TCP of core/sip/transport.h. */
+#define ZTPD_CFG_SIP_UDP 1
+#define ZTPD_CFG_SIP_TCP 2
+
 struct ztpd_cfg_extension {
     char *number;   /* digits, 1..20 chars */
     char *name;     /* display name, may be empty */
@@ -45,8 +49,19 @@ struct ztpd_config {
     unsigned http_idle_timeout_ms; /* http.idle_timeout (seconds in YAML), default 30 s */
     unsigned http_max_connections; /* http.max_connections, default 1024 */
 
-    /* sip (only what templates need for now) */
-    int sip_port; /* sip.port, default 5060; fills {{SIP_PORT}} */
+    /* sip */
+    bool sip_enabled;        /* sip.enabled, default true */
+    char *sip_host;          /* from sip.listen "host:port"; default "0.0.0.0" */
+    int sip_port;            /* sip.listen port (or sip.port), default 5060; fills {{SIP_PORT}} */
+    int sip_transports;      /* sip.transports: ZTPD_CFG_SIP_UDP | ZTPD_CFG_SIP_TCP, default both */
+    char *sip_realm;         /* sip.realm, default server.name */
+    char *sip_advertise;     /* sip.advertise, default server.address */
+    int sip_nonce_ttl;       /* sip.nonce_ttl seconds, default 300 */
+    int sip_expires_default; /* sip.expires.default, default 3600 */
+    int sip_expires_min;     /* sip.expires.min, default 60 */
+    int sip_expires_max;     /* sip.expires.max, default 7200 */
+    int sip_max_contacts;    /* sip.max_contacts per extension, default 10 (1..16) */
+    int sip_reboot_pace;     /* sip.reboot_pace extensions per second, default 20 */
 
     /* storage */
     char *storage_backend; /* "sqlite" (default) | "postgres" */
@@ -76,6 +91,9 @@ struct ztpd_config {
     char *timezone;             /* provisioning.timezone, default "UTC" (fills {{TIMEZONE}}) */
     int timezone_offset;        /* provisioning.timezone_offset hours, default 0 */
     char *ntp_server;           /* provisioning.ntp_server, default "pool.ntp.org" */
+    size_t upload_max_size;     /* provisioning.upload_max_size: cap of a phone's PUT, 1 MiB */
+    int discovered_max;         /* provisioning.discovered_max: unknown MACs remembered,
+                                   default 1000; 0 = record none */
     struct ztpd_cfg_device *devices;
     size_t n_devices;
 

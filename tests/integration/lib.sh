@@ -68,6 +68,7 @@ write_config() {
     local storage
     storage=$(storage_yaml)
     PORT=$(free_port)
+    SIP_PORT=$(free_port)
     cat >"$WORK/config.yml" <<YAML
 server:
   name: "ztpd-test"
@@ -79,6 +80,8 @@ http:
   max_header_size: 8192
   idle_timeout: 5
   max_connections: 64
+sip:
+  listen: "127.0.0.1:$SIP_PORT"
 $storage
 api:
   tokens: ["$TOKEN"]

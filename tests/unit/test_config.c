@@ -712,6 +712,91 @@ static void test_err_devices(void **state)
 #undef DEVICE_ERR
 }
 
+static void test_sip_keys(void **state)
+{
+    (void)state;
+    struct ztpd_config *cfg = load_ok("");
+    assert_true(cfg->sip_enabled);
+    assert_string_equal(cfg->sip_host, "0.0.0.0");
+    assert_int_equal(cfg->sip_port, 5060);
+    assert_int_equal(cfg->sip_transports, ZTPD_CFG_SIP_UDP | ZTPD_CFG_SIP_TCP);
+    assert_string_equal(cfg->sip_realm, "ztpd");
+    assert_string_equal(cfg->sip_advertise, "127.0.0.1");
+    assert_int_equal(cfg->sip_nonce_ttl, 300);
+    assert_int_equal(cfg->sip_expires_default, 3600);
+    assert_int_equal(cfg->sip_expires_min, 60);
+    assert_int_equal(cfg->sip_expires_max, 7200);
+    assert_int_equal(cfg->sip_max_contacts, 10);
+    assert_int_equal(cfg->sip_reboot_pace, 20);
+    assert_string_equal(ztpd_config_lookup(cfg, "sip.listen"), "0.0.0.0:5060");
+    assert_string_equal(ztpd_config_lookup(cfg, "sip.transports"), "udp,tcp");
+    ztpd_config_free(cfg);
+
+    /* Realm and advertise follow server.name / server.address unless set. */
+    cfg = load_ok("server:\n  name: pbx1\n  address: 10.1.2.3\n");
+    assert_string_equal(cfg->sip_realm, "pbx1");
+    assert_string_equal(cfg->sip_advertise, "10.1.2.3");
+    ztpd_config_free(cfg);
+
+    cfg = load_ok("sip:\n  enabled: false\n  listen: \"[::1]:5070\"\n  transports: [tcp]\n"
+                  "  realm: office\n  advertise: pbx.example.com\n  nonce_ttl: 60\n"
+                  "  expires:\n    default: 600\n    min: 30\n    max: 900\n"
+                  "  max_contacts: 3\n  reboot_pace: 5\n");
+    assert_false(cfg->sip_enabled);
+    assert_string_equal(cfg->sip_host, "::1");
+    assert_int_equal(cfg->sip_port, 5070);
+    assert_int_equal(cfg->sip_transports, ZTPD_CFG_SIP_TCP);
+    assert_string_equal(cfg->sip_realm, "office");
+    assert_string_equal(cfg->sip_advertise, "pbx.example.com");
+    assert_int_equal(cfg->sip_nonce_ttl, 60);
+    assert_int_equal(cfg->sip_expires_default, 600);
+    assert_int_equal(cfg->sip_expires_min, 30);
+    assert_int_equal(cfg->sip_expires_max, 900);
+    assert_int_equal(cfg->sip_max_contacts, 3);
+    assert_int_equal(cfg->sip_reboot_pace, 5);
+    /* {{SIP_PORT}} in templates keeps meaning the listen port. */
+    assert_string_equal(ztpd_config_lookup(cfg, "sip.port"), "5070");
+    assert_string_equal(ztpd_config_lookup(cfg, "sip.listen"), "[::1]:5070");
+    assert_string_equal(ztpd_config_lookup(cfg, "sip.transports"), "tcp");
+    ztpd_config_free(cfg);
+
+    /* The legacy sip.port alone still moves the listener; agreeing keys are fine. */
+    cfg = load_ok("sip:\n  port: 5062\n  transports: udp\n");
+    assert_int_equal(cfg->sip_port, 5062);
+    assert_int_equal(cfg->sip_transports, ZTPD_CFG_SIP_UDP);
+    ztpd_config_free(cfg);
+    cfg = load_ok("sip:\n  port: 5062\n  listen: \"127.0.0.1:5062\"\n");
+    assert_string_equal(cfg->sip_host, "127.0.0.1");
+    ztpd_config_free(cfg);
+}
+
+static void test_err_sip(void **state)
+{
+    (void)state;
+    expect_error("sip:\n  listen: \"1.2.3.4\"\n", "config.yml:2: sip.listen: expected host:port");
+    expect_error("sip:\n  listen: \":0\"\n", "config.yml:2: sip.listen: port out of range");
+    expect_error("sip:\n  transports: [udp, sctp]\n",
+                 "config.yml:2: sip.transports[1]: unknown transport \"sctp\"");
+    expect_error("sip:\n  transports: []\n",
+                 "config.yml:2: sip.transports: at least one transport");
+    expect_error("sip:\n  transports: tls\n", "config.yml:2: sip.transports: unknown transport");
+    expect_error("sip:\n  nonce_ttl: 0\n", "config.yml:2: sip.nonce_ttl: out of range (10..86400)");
+    expect_error("sip:\n  max_contacts: 17\n",
+                 "config.yml:2: sip.max_contacts: out of range (1..16)");
+    expect_error("sip:\n  reboot_pace: 0\n", "config.yml:2: sip.reboot_pace: out of range");
+    expect_error("sip:\n  expires:\n    min: 600\n    max: 300\n",
+                 "config.yml: sip.expires.min: greater than sip.expires.max (600 > 300)");
+    expect_error("sip:\n  expires:\n    default: 10000\n",
+                 "config.yml: sip.expires.default: 10000 is outside sip.expires.min..max");
+    expect_error("sip:\n  expires:\n    bogus: 1\n",
+                 "config.yml:3: sip.expires.bogus: unknown key");
+    expect_error("sip:\n  realm: \"a\\\"b\"\n", "config.yml: sip.realm: the SIP realm must not");
+    expect_error("sip:\n  advertise: 0.0.0.0\n", "config.yml: sip.advertise: a wildcard address");
+    expect_error("server:\n  address: \"::\"\n", "config.yml: server.address: a wildcard address");
+    expect_error("sip:\n  port: 5061\n  listen: \":5062\"\n",
+                 "config.yml: sip.port: 5061 conflicts with the port of sip.listen (5062)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +820,8 @@ int main(void)
         cmocka_unit_test(test_err_tokens),
         cmocka_unit_test(test_err_extensions),
         cmocka_unit_test(test_err_devices),
+        cmocka_unit_test(test_sip_keys),
+        cmocka_unit_test(test_err_sip),
         /* clang-format on */
     };
     return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
