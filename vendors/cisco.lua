@@ -57,7 +57,7 @@ local profile = {
 if (ztpd.profile_version or 1) >= 2 then
   profile.provisioning = {
     url = "http://{server}/provision/spa$PSN.cfg",
-    notes = "Set Provisioning > Profile Rule to this URL on the phone's admin/advanced web page. "
+    notes = "Set Provisioning > Profile Rule to this URL on the admin/advanced web page of the phone. "
       .. "DHCP option 66 alone is not enough: the factory rule /spa$PSN.cfg is fetched by TFTP, "
       .. "which ztpd does not serve.",
   }

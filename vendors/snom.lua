@@ -54,8 +54,8 @@ if (ztpd.profile_version or 1) >= 2 then
   profile.provisioning = {
     url = "http://{server}/provision/snom{model}-{mac}.htm",
     dhcp_option_66 = "http://{server}/provision/snom{model}-{mac}.htm",
-    notes = "Setting server (Advanced > Update) or DHCP option 66; {model} and {mac} are Snom's "
-      .. "own macros, expanded by the phone (uppercase MAC) [unverified]. "
+    notes = "Setting server (Advanced > Update) or DHCP option 66; {model} and {mac} are macros "
+      .. "that the phone expands itself (uppercase MAC) [unverified]. "
       .. "http://{server}/provision/{mac}.xml works too.",
   }
 end

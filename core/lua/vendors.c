@@ -37,11 +37,9 @@ const char *const ztpd_vendor_ctx_names[] = {
 };
 
 static const char *const top_fields[] = {
-    "name",   "label",        "mac_variable", "oui",    "detect",  "files", "models",
-    "format", "content_type", "template_ext", "reboot", "prepare", NULL,
+    "name",   "label",        "mac_variable", "oui",    "detect",  "files",        "models",
+    "format", "content_type", "template_ext", "reboot", "prepare", "provisioning", NULL,
 };
-
-static const char *const match_placeholders[] = {"mac", "MAC", "hex2", "model", "any", NULL};
 
 #define MAX_ID 64
 #define MAX_NEST 8
@@ -236,32 +234,212 @@ static long array_len(lua_State *L, int t)
     return count == n ? n : -1;
 }
 
-static void check_match(lua_State *L, struct load_job *job, const char *m, const char *field)
+enum pat_kind { PAT_LIT, PAT_MAC, PAT_MACU, PAT_HEX2, PAT_MODEL, PAT_ANY };
+
+struct pat_tok {
+    enum pat_kind kind;
+    const char *lit; /* PAT_LIT: points into the pattern's own copy of the text */
+    size_t len;
+};
+
+struct ztpd_vendor_pat {
+    size_t n;
+    char *text; /* the literal pieces, NUL-separated */
+    struct pat_tok toks[];
+};
+
+static void pat_free(struct ztpd_vendor_pat *p)
 {
-    for (const char *p = m; *p; p++) {
-        if (*p == '}')
-            invalid(L, job, "%s: \"}\" without \"{\"", field);
-        if (*p != '{')
+    if (p) {
+        free(p->text);
+        free(p);
+    }
+}
+
+/* Compiles a `match` into tokens once at load, so a request is matched without parsing the
+ * pattern again, and a bad pattern fails the file naming the field. */
+static struct ztpd_vendor_pat *compile_match(lua_State *L, struct load_job *job, const char *m,
+                                             const char *field)
+{
+    size_t mlen = strlen(m), max = mlen + 1;
+    if (strchr(m, '/'))
+        invalid(L, job, "%s: must be a file name without \"/\" (the last path component)", field);
+    struct ztpd_vendor_pat *p = calloc(1, sizeof *p + max * sizeof p->toks[0]);
+    if (!p)
+        nomem(L, &job->nomem);
+    /* keep p reachable from the vendor before anything can raise */
+    p->text = malloc(mlen + 1);
+    if (!p->text) {
+        free(p);
+        nomem(L, &job->nomem);
+    }
+    char *o = p->text;
+    const char *lit = NULL;
+    int raised = 0;
+    char name[16] = "";
+    const char *why = NULL;
+    for (const char *q = m; *q; q++) {
+        if (*q == '}') {
+            why = "\"}\" without \"{\"";
+            raised = 1;
+            break;
+        }
+        if (*q != '{') {
+            if (!lit) {
+                lit = o;
+                p->toks[p->n].kind = PAT_LIT;
+                p->toks[p->n].lit = o;
+                p->toks[p->n].len = 0;
+                p->n++;
+            }
+            *o++ = *q;
+            p->toks[p->n - 1].len++;
             continue;
-        const char *end = strchr(p, '}');
-        if (!end)
-            invalid(L, job, "%s: unterminated \"{\"", field);
-        char name[16];
-        size_t n = (size_t)(end - p - 1);
+        }
+        if (lit) {
+            *o++ = 0;
+            lit = NULL;
+        }
+        const char *end = strchr(q, '}');
+        if (!end) {
+            why = "unterminated \"{\"";
+            raised = 1;
+            break;
+        }
+        size_t n = (size_t)(end - q - 1);
         if (n >= sizeof name)
             n = sizeof name - 1;
-        memcpy(name, p + 1, n);
+        memcpy(name, q + 1, n);
         name[n] = 0;
-        if (!in_list(match_placeholders, name))
+        enum pat_kind k;
+        if (!strcmp(name, "mac"))
+            k = PAT_MAC;
+        else if (!strcmp(name, "MAC"))
+            k = PAT_MACU;
+        else if (!strcmp(name, "hex2"))
+            k = PAT_HEX2;
+        else if (!strcmp(name, "model"))
+            k = PAT_MODEL;
+        else if (!strcmp(name, "any"))
+            k = PAT_ANY;
+        else {
+            raised = 2;
+            break;
+        }
+        if (k == PAT_ANY && p->n && p->toks[p->n - 1].kind == PAT_ANY) {
+            why = "two {any} in a row match the same text";
+            raised = 1;
+            break;
+        }
+        p->toks[p->n].kind = k;
+        p->n++;
+        q = end;
+    }
+    if (raised) {
+        pat_free(p);
+        if (raised == 2)
             invalid(L, job, "%s: unknown placeholder {%s} (use {mac} {MAC} {hex2} {model} {any})",
                     field, name);
-        p = end;
+        invalid(L, job, "%s: %s", field, why);
     }
+    return p;
+}
+
+static int hexc(char c, int upper)
+{
+    if (c >= '0' && c <= '9')
+        return 1;
+    return upper ? (c >= 'A' && c <= 'F') : (c >= 'a' && c <= 'f');
+}
+
+static int pat_match(const struct ztpd_vendor *v, const struct pat_tok *t, size_t n, const char *s,
+                     struct ztpd_file_match *m)
+{
+    if (n == 0)
+        return *s == 0;
+    switch (t->kind) {
+    case PAT_LIT:
+        return !strncmp(s, t->lit, t->len) && pat_match(v, t + 1, n - 1, s + t->len, m);
+    case PAT_MAC:
+    case PAT_MACU: {
+        int zero = 1;
+        for (int i = 0; i < 12; i++) {
+            if (!hexc(s[i], t->kind == PAT_MACU))
+                return 0;
+            zero &= s[i] == '0';
+        }
+        if (zero)
+            return 0;
+        char saved[13];
+        memcpy(saved, m->mac, sizeof saved);
+        for (int i = 0; i < 12; i++)
+            m->mac[i] = (char)((s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 'a' : s[i]);
+        m->mac[12] = 0;
+        if (pat_match(v, t + 1, n - 1, s + 12, m))
+            return 1;
+        memcpy(m->mac, saved, sizeof saved);
+        return 0;
+    }
+    case PAT_HEX2:
+        if (!hexc(s[0], 0) && !hexc(s[0], 1))
+            return 0;
+        if (!hexc(s[1], 0) && !hexc(s[1], 1))
+            return 0;
+        for (size_t i = 0; i < v->n_models; i++) {
+            const struct ztpd_vendor_model *md = &v->models[i];
+            if (!md->common_id || strncasecmp(md->common_id, s, 2) || md->common_id[2])
+                continue;
+            const struct ztpd_vendor_model *saved = m->model;
+            m->model = md;
+            if (pat_match(v, t + 1, n - 1, s + 2, m))
+                return 1;
+            m->model = saved;
+        }
+        return 0;
+    case PAT_MODEL:
+        for (size_t i = 0; i < v->n_models; i++) {
+            const struct ztpd_vendor_model *md = &v->models[i];
+            size_t len = strlen(md->id);
+            if (strncasecmp(s, md->id, len))
+                continue;
+            const struct ztpd_vendor_model *saved = m->model;
+            m->model = md;
+            if (pat_match(v, t + 1, n - 1, s + len, m))
+                return 1;
+            m->model = saved;
+        }
+        return 0;
+    case PAT_ANY:
+        for (size_t k = 1; s[k - 1] && s[k - 1] != '/'; k++)
+            if (pat_match(v, t + 1, n - 1, s + k, m))
+                return 1;
+        return 0;
+    }
+    return 0;
+}
+
+int ztpd_vendor_file_match(const struct ztpd_vendor *v, const struct ztpd_vendor_file *f,
+                           const char *name, struct ztpd_file_match *m)
+{
+    memset(m, 0, sizeof *m);
+    if (!f->pat || !name)
+        return 0;
+    return pat_match(v, f->pat->toks, f->pat->n, name, m);
+}
+
+const struct ztpd_vendor_file *ztpd_vendor_match(const struct ztpd_vendor *v, const char *name,
+                                                 struct ztpd_file_match *m)
+{
+    for (size_t i = 0; v && i < v->n_files; i++)
+        if (ztpd_vendor_file_match(v, &v->files[i], name, m))
+            return &v->files[i];
+    memset(m, 0, sizeof *m);
+    return NULL;
 }
 
 static void load_files(lua_State *L, struct load_job *job, int top)
 {
-    static const char *const file_fields[] = {"match", "template", "status", NULL};
+    static const char *const file_fields[] = {"match", "template", "status", "upload", NULL};
     struct ztpd_vendor *v = job->v;
     char field[64];
     if (raw_field(L, top, "files") != LUA_TTABLE)
@@ -284,7 +462,8 @@ static void load_files(lua_State *L, struct load_job *job, int top)
         check_keys(L, job, e, file_fields, field);
         snprintf(field, sizeof field, "files[%ld].match", i);
         f->match = string_field(L, job, e, "match", field, 1);
-        check_match(L, job, f->match, field);
+        f->pat = compile_match(L, job, f->match, field);
+        f->has_mac = strstr(f->match, "{mac}") || strstr(f->match, "{MAC}");
         snprintf(field, sizeof field, "files[%ld].template", i);
         f->template = string_field(L, job, e, "template", field, 0);
         snprintf(field, sizeof field, "files[%ld].status", i);
@@ -296,11 +475,28 @@ static void load_files(lua_State *L, struct load_job *job, int top)
             f->status = (int)s;
         }
         lua_pop(L, 1);
+        snprintf(field, sizeof field, "files[%ld].upload", i);
+        int ut = raw_field(L, e, "upload");
+        if (ut != LUA_TNIL && ut != LUA_TBOOLEAN)
+            invalid(L, job, "%s: expected true or false", field);
+        f->upload = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         snprintf(field, sizeof field, "files[%ld]", i);
+        if (f->upload) {
+            if (f->template || f->status)
+                invalid(L, job, "%s: upload excludes template and status", field);
+            if (!f->has_mac)
+                invalid(L, job,
+                        "%s.match: an upload belongs to one phone: the name needs {mac} or {MAC}",
+                        field);
+            lua_pop(L, 1);
+            continue;
+        }
         if (f->template && f->status)
             invalid(L, job, "%s: template and status exclude each other", field);
         if (!f->template && !f->status)
-            invalid(L, job, "%s: needs template = \"<role>\" or status = <code>", field);
+            invalid(L, job, "%s: needs template = \"<role>\", status = <code> or upload = true",
+                    field);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -413,8 +609,19 @@ static void load_detect(lua_State *L, struct load_job *job, int top)
     if (type == LUA_TTABLE) {
         int t = lua_gettop(L);
         check_keys(L, job, t, detect_fields, "detect.");
-        v->http_ua_pattern = string_field(L, job, t, "http_ua", "detect.http_ua", 0);
-        v->sip_ua_pattern = string_field(L, job, t, "sip_ua", "detect.sip_ua", 0);
+        /* each entry is a Lua pattern or a function(ua) returning { model =, firmware =, mac = } */
+        if (raw_field(L, t, "http_ua") == LUA_TFUNCTION)
+            v->http_ua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        else
+            lua_pop(L, 1);
+        if (raw_field(L, t, "sip_ua") == LUA_TFUNCTION)
+            v->sip_ua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        else
+            lua_pop(L, 1);
+        if (v->http_ua_ref == LUA_NOREF)
+            v->http_ua_pattern = string_field(L, job, t, "http_ua", "detect.http_ua", 0);
+        if (v->sip_ua_ref == LUA_NOREF)
+            v->sip_ua_pattern = string_field(L, job, t, "sip_ua", "detect.sip_ua", 0);
     } else if (type != LUA_TNIL) {
         invalid(L, job, "detect: expected a table { http_ua =, sip_ua = } or a function(ua)");
     }
@@ -437,6 +644,26 @@ static void load_reboot(lua_State *L, struct load_job *job, int top)
         lua_pop(L, 1);
     } else if (type != LUA_TNIL) {
         invalid(L, job, "reboot: expected a table { event =, auth = }");
+    }
+    lua_pop(L, 1);
+}
+
+/* provisioning = { url =, dhcp_option_66 =, notes = } (profile version 2): what an admin sets
+ * on the phone; {server} is filled in by the API, anything else is the phone's own macro. */
+static void load_provisioning(lua_State *L, struct load_job *job, int top)
+{
+    static const char *const prov_fields[] = {"url", "dhcp_option_66", "notes", NULL};
+    struct ztpd_vendor *v = job->v;
+    int type = raw_field(L, top, "provisioning");
+    if (type == LUA_TTABLE) {
+        int t = lua_gettop(L);
+        check_keys(L, job, t, prov_fields, "provisioning.");
+        v->prov_url = string_field(L, job, t, "url", "provisioning.url", 1);
+        v->prov_dhcp66 =
+            string_field(L, job, t, "dhcp_option_66", "provisioning.dhcp_option_66", 0);
+        v->prov_notes = string_field(L, job, t, "notes", "provisioning.notes", 0);
+    } else if (type != LUA_TNIL) {
+        invalid(L, job, "provisioning: expected a table { url =, dhcp_option_66 =, notes = }");
     }
     lua_pop(L, 1);
 }
@@ -481,6 +708,7 @@ static void validate(lua_State *L, struct load_job *job, int top)
     load_oui(L, job, top);
     load_detect(L, job, top);
     load_reboot(L, job, top);
+    load_provisioning(L, job, top);
 
     int pt = raw_field(L, top, "prepare");
     if (pt == LUA_TFUNCTION) {
@@ -500,6 +728,14 @@ static int load_cb(lua_State *L)
     if (luaL_loadfilex(L, job->path, "t") != LUA_OK)
         return lua_error(L);
     ztpd_lua_push_sandbox(job->lua);
+    /* The file's own copy of ztpd says which profile fields this loader reads, so one vendor
+     * file can serve older and newer daemons. */
+    lua_pushliteral(L, "ztpd");
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        lua_pushinteger(L, ZTPD_VENDOR_PROFILE_VERSION);
+        lua_setfield(L, -2, "profile_version");
+    }
+    lua_pop(L, 1);
     /* A main chunk's only upvalue is _ENV: the file's globals live in its own table. */
     if (!lua_setupvalue(L, -2, 1))
         lua_pop(L, 1);
@@ -535,6 +771,7 @@ int ztpd_vendor_load_file(struct ztpd_vendor **out, struct ztpd_lua *lua, const 
         return ZTPD_ENOMEM;
     }
     job.v->prepare_ref = job.v->detect_ref = LUA_NOREF;
+    job.v->http_ua_ref = job.v->sip_ua_ref = LUA_NOREF;
 
     lua_State *L = ztpd_lua_state(lua);
     char msg[1024];
@@ -563,6 +800,8 @@ void ztpd_vendor_free(struct ztpd_vendor *v, struct ztpd_lua *lua)
         lua_State *L = ztpd_lua_state(lua);
         luaL_unref(L, LUA_REGISTRYINDEX, v->prepare_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, v->detect_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, v->http_ua_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, v->sip_ua_ref);
     }
     for (size_t i = 0; i < v->n_oui; i++)
         free(v->oui[i]);
@@ -570,6 +809,7 @@ void ztpd_vendor_free(struct ztpd_vendor *v, struct ztpd_lua *lua)
     for (size_t i = 0; i < v->n_files; i++) {
         free(v->files[i].match);
         free(v->files[i].template);
+        pat_free(v->files[i].pat);
     }
     free(v->files);
     for (size_t i = 0; i < v->n_models; i++) {
@@ -585,6 +825,9 @@ void ztpd_vendor_free(struct ztpd_vendor *v, struct ztpd_lua *lua)
     free(v->content_type);
     free(v->template_ext);
     free(v->reboot_event);
+    free(v->prov_url);
+    free(v->prov_dhcp66);
+    free(v->prov_notes);
     free(v->http_ua_pattern);
     free(v->sip_ua_pattern);
     free(v);

@@ -19,10 +19,22 @@ struct ztpd_vendor_model {
     char *common_id; /* e.g. "66" for y000000000066.cfg; NULL if none */
 };
 
+struct ztpd_vendor_pat; /* a compiled `match`, private to vendors.c */
+
 struct ztpd_vendor_file {
     char *match;    /* pattern: literal text with {mac}, {MAC}, {hex2}, {model}, {any} */
     char *template; /* "device" | "common" | other template role; NULL when status is set */
     int status;     /* fixed HTTP status (e.g. 404), 0 = render template */
+    bool upload;    /* the phone PUTs this file (profile v2); template and status are unset */
+    bool has_mac;   /* match contains {mac} or {MAC}: the file belongs to one phone */
+    struct ztpd_vendor_pat *pat;
+};
+
+/* What a request file name matched: the MAC (12 lowercase hex digits, "" without {mac}/{MAC})
+ * and the model named by {model} or {hex2} (NULL without them). */
+struct ztpd_file_match {
+    char mac[13];
+    const struct ztpd_vendor_model *model;
 };
 
 struct ztpd_vendor {
@@ -41,8 +53,13 @@ struct ztpd_vendor {
     char *template_ext; /* extension of its template files: "cfg" or "xml" */
     char *reboot_event;
     bool reboot_auth;
+    char *prov_url;        /* provisioning.url with {server} unexpanded; NULL if not declared */
+    char *prov_dhcp66;     /* provisioning.dhcp_option_66 or NULL */
+    char *prov_notes;      /* provisioning.notes or NULL */
     char *http_ua_pattern; /* detect.http_ua when a string, else NULL */
     char *sip_ua_pattern;
+    int http_ua_ref; /* detect.http_ua when a function(ua): registry ref, else LUA_NOREF */
+    int sip_ua_ref;
     int prepare_ref; /* LUA_NOREF (-2) when absent; a registry ref into the engine's state */
     int detect_ref;  /* detect function ref or LUA_NOREF */
 };
@@ -72,6 +89,18 @@ void ztpd_vendors_free(struct ztpd_vendors *vs, struct ztpd_lua *L);
 const struct ztpd_vendor *ztpd_vendors_find(const struct ztpd_vendors *vs, const char *name);
 /* Model lookup by id (case-insensitive); NULL if absent. Owned by v. */
 const struct ztpd_vendor_model *ztpd_vendor_model(const struct ztpd_vendor *v, const char *id);
+
+/* The profile version the loader implements; vendor files see it as ztpd.profile_version. */
+#define ZTPD_VENDOR_PROFILE_VERSION 2
+
+/* Matches one request file name (a last path component) against entry f of v; fills *m.
+ * Returns 1 on a match, 0 otherwise. {mac} never matches 000000000000 (a phone's "any phone"
+ * name, never its own). */
+int ztpd_vendor_file_match(const struct ztpd_vendor *v, const struct ztpd_vendor_file *f,
+                           const char *name, struct ztpd_file_match *m);
+/* The first entry of v that matches name (declaration order), or NULL. Owned by v. */
+const struct ztpd_vendor_file *ztpd_vendor_match(const struct ztpd_vendor *v, const char *name,
+                                                 struct ztpd_file_match *m);
 
 /* The scalar names the core sets in the render context before prepare() and rendering
  * (NULL-terminated); prepare() sees exactly these in its table. See docs/vendor-profiles.md. */

@@ -27,6 +27,7 @@
  * a site rebooting a floor); 8 MiB is ~3,000 phones' files. */
 #define PROVISION_CACHE_MAX_BYTES ((size_t)8 << 20)
 /* What an entry costs besides its body: the struct, its hash slot and key copy, malloc. */
+#define CACHE_KEY_MAX 160
 #define CACHE_ENTRY_OVERHEAD (sizeof(struct cached) + 96)
 
 struct cached {
@@ -35,12 +36,12 @@ struct cached {
     size_t len;
     const char *ctype;
     struct cached *prev, *next; /* recency list, most recent first */
-    char mac[ZTPD_MAC_LEN + 1];
+    char key[CACHE_KEY_MAX];    /* "d/<mac>/<role>" or "c/<vendor>/<model>/<role>" */
 };
 
 struct ztpd_provision {
     struct ztpd_app *app;
-    struct ztpd_hmap *cache; /* mac -> struct cached* */
+    struct ztpd_hmap *cache; /* key -> struct cached* */
     struct cached *head, *tail;
     size_t bytes; /* accounted size of every entry */
 };
@@ -119,7 +120,7 @@ static void cache_trim(struct ztpd_provision *p, const struct cached *keep)
     while (p->bytes > PROVISION_CACHE_MAX_BYTES && p->tail && p->tail != keep) {
         struct cached *old = p->tail;
         lru_unlink(p, old);
-        ztpd_hmap_remove(p->cache, old->mac);
+        ztpd_hmap_remove(p->cache, old->key);
         p->bytes -= old->len + CACHE_ENTRY_OVERHEAD;
         free(old->body);
         free(old);
@@ -212,25 +213,74 @@ int ztpd_provision_vars(struct ztpd_app *app, const struct ztpd_device_rec *d,
     return 0;
 }
 
-int ztpd_provision_render(struct ztpd_app *app, const struct ztpd_device_rec *d, char **out,
-                          size_t *len, const char **ctype, char *err, size_t errlen)
+/* The template of `role` for vendor v and model id (NULL: none known). "device" is the
+ * per-phone file with the generic fallbacks; another role is "<v>_<model>_<role>.<ext>" when it
+ * exists, else "<v>_<role>.<ext>". */
+static const struct ztpd_tpl *role_template(const struct ztpd_app *app, const struct ztpd_vendor *v,
+                                            const char *model, const char *role, const char **tname)
 {
-    const struct ztpd_vendor *v = ztpd_vendors_find(app->vendors, d->vendor);
-    if (!v) {
-        snprintf(err, errlen, "vendor %s of device %s is not loaded", d->vendor, d->mac);
-        return ZTPD_ENOENT;
+    char name[256];
+    if (!strcmp(role, "device"))
+        return model ? ztpd_templates_find(app->templates, v->name, model, v->template_ext, tname)
+                     : NULL;
+    const struct ztpd_tpl *t = NULL;
+    if (model) {
+        snprintf(name, sizeof name, "%s_%s_%s.%s", v->name, model, role, v->template_ext);
+        t = ztpd_templates_get(app->templates, name, tname);
     }
+    if (!t) {
+        snprintf(name, sizeof name, "%s_%s.%s", v->name, role, v->template_ext);
+        t = ztpd_templates_get(app->templates, name, tname);
+    }
+    return t;
+}
+
+/* The server-wide variables a shared (common) file may use: no extension, no MAC. */
+static int server_vars(const struct ztpd_app *app, const struct ztpd_vendor *v,
+                       const struct ztpd_vendor_model *m, struct ztpd_tpl_ctx *ctx)
+{
+    const struct ztpd_config *cfg = app->cfg;
+    char num[32], url[ZTPD_S_URL];
+    int rc = 0;
+    snprintf(url, sizeof url, "http://%s:%d/provision/", cfg->server_address, cfg->http_port);
+    rc |= ztpd_tpl_ctx_set(ctx, "SIP_SERVER", cfg->server_address);
+    snprintf(num, sizeof num, "%d", cfg->sip_port);
+    rc |= ztpd_tpl_ctx_set(ctx, "SIP_PORT", num);
+    rc |= ztpd_tpl_ctx_set(ctx, "SERVER_NAME", cfg->server_name);
+    rc |= ztpd_tpl_ctx_set(ctx, "TIMEZONE", cfg->timezone);
+    snprintf(num, sizeof num, "%d", cfg->timezone_offset);
+    rc |= ztpd_tpl_ctx_set(ctx, "TIMEZONE_OFFSET", num);
+    rc |= ztpd_tpl_ctx_set(ctx, "NTP_SERVER", cfg->ntp_server);
+    rc |= ztpd_tpl_ctx_set(ctx, "PROVISIONING_URL", url);
+    rc |= ztpd_tpl_ctx_set(ctx, "VENDOR", v->name);
+    if (m) {
+        rc |= ztpd_tpl_ctx_set(ctx, "MODEL", m->id);
+        rc |= ztpd_tpl_ctx_set(ctx, "MODEL_LABEL", m->label);
+        snprintf(num, sizeof num, "%d", m->lines);
+        rc |= ztpd_tpl_ctx_set(ctx, "LINES", num);
+        rc |= ztpd_tpl_ctx_set(ctx, "COMMON_ID", m->common_id ? m->common_id : "");
+    }
+    return rc ? ZTPD_ENOMEM : 0;
+}
+
+int ztpd_provision_render_role(struct ztpd_app *app, const struct ztpd_vendor *v,
+                               const struct ztpd_vendor_model *m, const struct ztpd_device_rec *d,
+                               const char *role, char **out, size_t *len, char *err, size_t errlen)
+{
     const char *tname = NULL;
     const struct ztpd_tpl *t =
-        ztpd_templates_find(app->templates, v->name, d->model, v->template_ext, &tname);
+        role_template(app, v, d ? d->model : (m ? m->id : NULL), role, &tname);
     if (!t) {
-        snprintf(err, errlen, "no template for %s %s (not even generic.cfg)", v->name, d->model);
+        snprintf(err, errlen, "no %s template for %s %s", role, v->name,
+                 d ? d->model : (m ? m->id : "(any model)"));
         return ZTPD_ENOENT;
     }
     struct ztpd_tpl_ctx *ctx;
     if (ztpd_tpl_ctx_new(&ctx))
         return ZTPD_ENOMEM;
-    int rc = ztpd_provision_vars(app, d, ctx, err, errlen);
+    int rc = d ? ztpd_provision_vars(app, d, ctx, err, errlen) : server_vars(app, v, m, ctx);
+    if (rc == ZTPD_ENOMEM && !d)
+        snprintf(err, errlen, "out of memory");
     if (!rc)
         rc = ztpd_vendor_prepare(v, app->lua, ctx, err, errlen);
     if (!rc) {
@@ -240,108 +290,73 @@ int ztpd_provision_render(struct ztpd_app *app, const struct ztpd_device_rec *d,
             snprintf(err, errlen, "%s: %s", tname, terr);
     }
     ztpd_tpl_ctx_free(ctx);
+    return rc;
+}
+
+int ztpd_provision_render(struct ztpd_app *app, const struct ztpd_device_rec *d, char **out,
+                          size_t *len, const char **ctype, char *err, size_t errlen)
+{
+    const struct ztpd_vendor *v = ztpd_vendors_find(app->vendors, d->vendor);
+    if (!v) {
+        snprintf(err, errlen, "vendor %s of device %s is not loaded", d->vendor, d->mac);
+        return ZTPD_ENOENT;
+    }
+    int rc = ztpd_provision_render_role(app, v, NULL, d, "device", out, len, err, errlen);
     if (!rc)
         *ctype = v->content_type;
     return rc;
 }
 
-static void log_request(struct ztpd_app *app, struct ztpd_http_req *req, const char *mac,
-                        int status)
+int ztpd_provision_cached(struct ztpd_provision *p, const struct ztpd_vendor *v,
+                          const struct ztpd_vendor_model *m, const struct ztpd_device_rec *d,
+                          const char *role, const char **body, size_t *len, char *err,
+                          size_t errlen)
 {
-    struct ztpd_request_rec r;
-    memset(&r, 0, sizeof r);
-    r.at = ztpd_time_now();
-    snprintf(r.mac, sizeof r.mac, "%s", mac ? mac : "");
-    snprintf(r.ip, sizeof r.ip, "%s", req->peer_ip);
-    snprintf(r.path, sizeof r.path, "%s", req->path);
-    const char *ua = ztpd_http_header(req, "user-agent");
-    snprintf(r.user_agent, sizeof r.user_agent, "%s", ua ? ua : "");
-    r.status = status;
-    ztpd_store_log_request(app->store, &r);
-}
-
-/* Finds the MAC a request is about: the last path component without its extension, so
- * "/provision/{mac}.cfg/000bea85bc14.cfg" (what a misconfigured ZIP 37G asks) works too. */
-static int mac_of_path(const char *path, char mac[ZTPD_MAC_LEN + 1])
-{
-    const char *file = strrchr(path, '/');
-    file = file ? file + 1 : path;
-    const char *dot = strrchr(file, '.');
-    size_t len = dot ? (size_t)(dot - file) : strlen(file);
-    return ztpd_mac_normalize(file, len, mac);
-}
-
-static void handle_provision(struct ztpd_http_req *req, const struct ztpd_route_match *m, void *arg)
-{
-    struct ztpd_provision *p = arg;
-    struct ztpd_app *app = p->app;
-    char mac[ZTPD_MAC_LEN + 1];
-    (void)m;
-    if (!app->cfg->prov_enabled) {
-        ztpd_http_respond_not_found(req);
-        return;
-    }
-    if (mac_of_path(req->path, mac)) {
-        log_request(app, req, NULL, 404);
-        ztpd_http_respond_not_found(req);
-        return;
-    }
-    const struct ztpd_device_rec *d = ztpd_registry_device(app->reg, mac);
-    if (!d) {
-        LOG_I(MOD, "%s: unknown MAC %s requested %s", req->peer_ip, mac, req->path);
-        log_request(app, req, mac, 404);
-        ztpd_http_respond_not_found(req);
-        return;
-    }
-    uint64_t gen = ztpd_registry_generation(app->reg);
-    struct cached *c = ztpd_hmap_get(p->cache, mac);
+    char key[CACHE_KEY_MAX];
+    if (d)
+        snprintf(key, sizeof key, "d/%s/%s", d->mac, role);
+    else
+        snprintf(key, sizeof key, "c/%s/%s/%s", v->name, m ? m->id : "", role);
+    uint64_t gen = ztpd_registry_generation(p->app->reg);
+    struct cached *c = ztpd_hmap_get(p->cache, key);
     if (!c || c->generation != gen) {
-        char *body = NULL, err[512] = "";
-        size_t len = 0;
-        const char *ctype = "text/plain";
-        int rc = ztpd_provision_render(app, d, &body, &len, &ctype, err, sizeof err);
-        if (rc) {
-            LOG_E(MOD, "cannot render config for %s: %s", mac, err);
-            log_request(app, req, mac, 500);
-            static const char msg[] = "{\"success\":false,\"error\":\"config rendering failed\"}";
-            ztpd_http_respond(req, 500, "application/json", msg, sizeof msg - 1, NULL);
-            return;
-        }
+        char *out = NULL;
+        size_t n = 0;
+        int rc = ztpd_provision_render_role(p->app, v, m, d, role, &out, &n, err, errlen);
+        if (rc)
+            return rc;
         if (!c) {
             c = calloc(1, sizeof *c);
-            if (!c || ztpd_hmap_put(p->cache, mac, c, NULL)) {
+            if (!c || ztpd_hmap_put(p->cache, key, c, NULL)) {
                 free(c);
-                free(body);
-                ztpd_http_respond(req, 503, "text/plain", "", 0, NULL);
-                return;
+                free(out);
+                snprintf(err, errlen, "out of memory");
+                return ZTPD_ENOMEM;
             }
-            memcpy(c->mac, mac, sizeof c->mac);
+            snprintf(c->key, sizeof c->key, "%s", key);
             p->bytes += CACHE_ENTRY_OVERHEAD;
         } else {
             lru_unlink(p, c);
             p->bytes -= c->len;
         }
         free(c->body);
-        c->body = body;
-        c->len = len;
-        c->ctype = ctype;
+        c->body = out;
+        c->len = n;
+        c->ctype = v->content_type;
         c->generation = gen;
-        p->bytes += len;
+        p->bytes += n;
         lru_push_front(p, c);
         cache_trim(p, c);
     } else if (c != p->head) {
         lru_unlink(p, c);
         lru_push_front(p, c);
     }
-    int64_t now = ztpd_time_now();
-    ztpd_registry_device_touch(app->reg, mac, now);
-    ztpd_store_touch(app->store, mac, now);
-    log_request(app, req, mac, 200);
-    LOG_D(MOD, "%s: serving %s for %s", req->peer_ip, req->path, mac);
-    ztpd_http_respond(req, 200, c->ctype, c->body, c->len, "Cache-Control: no-store\r\n");
+    *body = c->body;
+    *len = c->len;
+    return 0;
 }
 
-int ztpd_provision_routes(struct ztpd_provision *p, struct ztpd_router *r)
+struct ztpd_app *ztpd_provision_app(const struct ztpd_provision *p)
 {
-    return ztpd_router_add(r, "GET", "/provision/*", handle_provision, p);
+    return p->app;
 }

@@ -234,8 +234,48 @@ struct bad_case {
     const char *expect; /* substring of the error after the file name */
 };
 
+/* a vendor file with the given files list and one extra top-level field (may be "") */
+#define WITH_FILES(stem, files, extra)                                                             \
+    "return { name = '" stem "', label = 'X', mac_variable = '$mac', format = 'ini', " extra       \
+    " files = " files ", models = { m1 = { label = 'M1', lines = 1 } } }"
+
 static const struct bad_case bad_cases[] = {
     {"no_name", "return { " GOOD_REST, ZTPD_EINVAL, "name: missing"},
+    /* profile version 2: upload entries and the provisioning table */
+    {"up_tpl",
+     WITH_FILES("up_tpl", "{ { match = '{mac}-a.log', upload = true, template = 'x' } }", ""),
+     ZTPD_EINVAL, "files[1]: upload excludes template and status"},
+    {"up_status",
+     WITH_FILES("up_status", "{ { match = '{mac}-a.log', upload = true, status = 404 } }", ""),
+     ZTPD_EINVAL, "files[1]: upload excludes template and status"},
+    {"up_nomac", WITH_FILES("up_nomac", "{ { match = 'app.log', upload = true } }", ""),
+     ZTPD_EINVAL, "files[1].match: an upload belongs to one phone: the name needs {mac} or {MAC}"},
+    {"up_type", WITH_FILES("up_type", "{ { match = '{mac}.log', upload = 'yes' } }", ""),
+     ZTPD_EINVAL, "files[1].upload: expected true or false"},
+    {"up_false", WITH_FILES("up_false", "{ { match = '{mac}.log', upload = false } }", ""),
+     ZTPD_EINVAL, "files[1]: needs template = \"<role>\", status = <code> or upload = true"},
+    {"m_slash", WITH_FILES("m_slash", "{ { match = 'dir/{mac}.cfg', template = 'device' } }", ""),
+     ZTPD_EINVAL, "files[1].match: must be a file name without \"/\""},
+    {"m_anyany", WITH_FILES("m_anyany", "{ { match = '{any}{any}.cfg', status = 404 } }", ""),
+     ZTPD_EINVAL, "files[1].match: two {any} in a row"},
+    {"m_unknown", WITH_FILES("m_unknown", "{ { match = '{serial}.cfg', status = 404 } }", ""),
+     ZTPD_EINVAL, "files[1].match: unknown placeholder {serial}"},
+    {"p_nourl",
+     WITH_FILES("p_nourl", "{ { match = '{mac}.cfg', template = 'device' } }",
+                "provisioning = { notes = 'n' },"),
+     ZTPD_EINVAL, "provisioning.url: missing"},
+    {"p_typo",
+     WITH_FILES("p_typo", "{ { match = '{mac}.cfg', template = 'device' } }",
+                "provisioning = { url = 'http://{server}/', note = 'n' },"),
+     ZTPD_EINVAL, "provisioning.note: unknown field"},
+    {"p_type",
+     WITH_FILES("p_type", "{ { match = '{mac}.cfg', template = 'device' } }",
+                "provisioning = 'http://{server}/',"),
+     ZTPD_EINVAL, "provisioning: expected a table"},
+    {"p_dhcp",
+     WITH_FILES("p_dhcp", "{ { match = '{mac}.cfg', template = 'device' } }",
+                "provisioning = { url = 'u', dhcp_option_66 = 66 },"),
+     ZTPD_EINVAL, "provisioning.dhcp_option_66: expected a string, got number"},
     {"stem_mismatch", "return { name = 'other', " GOOD_REST, ZTPD_EINVAL,
      "name: \"other\" must equal the file name \"stem_mismatch\""},
     {"Upper", "return { name = 'Upper', " GOOD_REST, ZTPD_EINVAL,
@@ -1266,7 +1306,100 @@ static void test_profile_v2_fields(void **state)
     struct ztpd_vendors *vs = NULL;
     assert_int_equal(ztpd_vendors_load(&vs, zl, dirs), 0);
     assert_int_equal(vs->n, 7);
+    /* this loader is version 2: every built-in file declares its URL and Polycom its uploads */
+    for (size_t i = 0; i < vs->n; i++) {
+        const struct ztpd_vendor *v = vs->items[i];
+        size_t uploads = 0;
+        assert_non_null(v->prov_url);
+        assert_non_null(strstr(v->prov_url, "{server}"));
+        assert_non_null(v->prov_notes);
+        for (size_t k = 0; k < v->n_files; k++)
+            uploads += v->files[k].upload;
+        assert_int_equal(uploads, strcmp(v->name, "polycom") ? 0 : 5);
+    }
     ztpd_vendors_free(vs, zl);
+}
+
+/* Request file names against the built-in profiles: the documented placeholder rules. */
+static void test_file_match(void **state)
+{
+    struct ztpd_lua *L = *state;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/vendors", g_src);
+    const char *dirs[] = {dir, NULL};
+    struct ztpd_vendors *vs = NULL;
+    assert_int_equal(ztpd_vendors_load(&vs, L, dirs), 0);
+    static const struct {
+        const char *vendor, *name;
+        const char *want; /* "tpl:<role>", "status:<n>", "upload", or NULL for no match */
+        const char *mac, *model;
+    } cases[] = {
+        {"yealink", "805ec0a1b2c3.cfg", "tpl:device", "805ec0a1b2c3", NULL},
+        {"yealink", "805EC0A1B2C3.cfg", NULL, NULL, NULL}, /* {mac} is lowercase */
+        {"yealink", "000000000000.cfg", NULL, NULL, NULL}, /* never the all-zero MAC */
+        {"yealink", "y000000000066.cfg", "tpl:common", "", "t46s"},
+        {"yealink", "y000000000000.cfg", "tpl:common", "", "t28g"},
+        {"yealink", "y000000000099.cfg", NULL, NULL, NULL}, /* no model has common_id 99 */
+        {"yealink", "y000000000096.boot", "status:404", "", "t54w"},
+        {"yealink", "805ec0a1b2c3.boot", "status:404", "805ec0a1b2c3", NULL},
+        {"yealink", "805ec0a1b2c3.cfg.bak", NULL, NULL, NULL},
+        {"zultys", "zip37g_common.cfg", "tpl:common", "", "zip37g"},
+        {"zultys", "ZIP33G_common.cfg", "tpl:common", "", "zip33g"}, /* {model}: any case */
+        {"zultys", "{mac}.cfg", NULL, NULL, NULL},
+        {"cisco", "spa504G.cfg", "tpl:common", "", "spa504g"},
+        {"cisco", "spa525G2.cfg", "tpl:common", "", "spa525g2"},
+        {"cisco", "spa942.cfg", "tpl:common", "", NULL}, /* spa{any}.cfg */
+        {"cisco", "spa.cfg", NULL, NULL, NULL},          /* {any} is at least one character */
+        {"cisco", "8843e157ddcc.xml", "tpl:device", "8843e157ddcc", NULL},
+        {"polycom", "0004f2aabbcc.cfg", "tpl:master", "0004f2aabbcc", NULL},
+        {"polycom", "0004f2aabbcc-ztpd.cfg", "tpl:device", "0004f2aabbcc", NULL},
+        {"polycom", "0004f2aabbcc-app.log", "upload", "0004f2aabbcc", NULL},
+        {"polycom", "0004f2aabbcc-web.cfg", "upload", "0004f2aabbcc", NULL},
+        {"polycom", "000000000000.cfg", "status:404", "", NULL},
+        {"grandstream", "cfgc074ad2bd859.xml", "tpl:device", "c074ad2bd859", NULL},
+        {"grandstream", "cfgc074ad2bd859", "status:404", "c074ad2bd859", NULL},
+        {"grandstream", "cfgc074ad2bd859.bin", "status:404", "c074ad2bd859", NULL},
+        {"grandstream", "cfggxp2135.xml", "tpl:common", "", "gxp2135"},
+        {"grandstream", "cfg.xml", "status:404", "", NULL},
+        {"grandstream", "CFGc074ad2bd859.xml", NULL, NULL, NULL}, /* literal text keeps case */
+        {"fanvil", "f0X4hw1.100.cfg", "status:404", "", NULL},
+        {"fanvil", "F0V00X600000.cfg", "status:404", "", NULL},
+        {"snom", "000413ABCDEF.xml", "tpl:device", "000413abcdef", NULL},
+        {"snom", "000413abcdef.xml", "tpl:device", "000413abcdef", NULL},
+        {"snom", "snomD785-000413ABCDEF.htm", "tpl:master", "000413abcdef", "d785"},
+        {"snom", "snomD785-000413abcdef.htm", NULL, NULL, NULL}, /* {MAC} is uppercase */
+        {"snom", "snomD785.htm", "status:404", "", "d785"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct ztpd_vendor *v = ztpd_vendors_find(vs, cases[i].vendor);
+        assert_non_null(v);
+        struct ztpd_file_match m;
+        const struct ztpd_vendor_file *f = ztpd_vendor_match(v, cases[i].name, &m);
+        char got[64] = "";
+        if (f && f->upload)
+            snprintf(got, sizeof got, "upload");
+        else if (f && f->status)
+            snprintf(got, sizeof got, "status:%d", f->status);
+        else if (f)
+            snprintf(got, sizeof got, "tpl:%s", f->template);
+        if (!cases[i].want) {
+            if (f)
+                fail_msg("%s %s: matched %s (%s), want no match", cases[i].vendor, cases[i].name,
+                         f->match, got);
+            continue;
+        }
+        if (!f || strcmp(got, cases[i].want))
+            fail_msg("%s %s: got %s, want %s", cases[i].vendor, cases[i].name, f ? got : "nothing",
+                     cases[i].want);
+        assert_string_equal(m.mac, cases[i].mac);
+        if (cases[i].model) {
+            assert_non_null(m.model);
+            assert_string_equal(m.model->id, cases[i].model);
+        } else {
+            assert_null(m.model);
+        }
+    }
+    ztpd_vendors_free(vs, L);
 }
 
 /* The worked example in examples/vendors/ loads and renders its template. */
@@ -1316,6 +1449,7 @@ int main(void)
         cmocka_unit_test(test_templates_render),   cmocka_unit_test(test_role_templates_render),
         cmocka_unit_test(test_utc_offset_minutes), cmocka_unit_test(test_injection_all_vendors),
         cmocka_unit_test(test_profile_v2_fields),  cmocka_unit_test(test_example_vendor),
+        cmocka_unit_test(test_file_match),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
