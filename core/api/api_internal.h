@@ -15,6 +15,12 @@ int api_extensions_routes(struct ztpd_app *app, struct ztpd_router *r);
 int api_status_routes(struct ztpd_app *app, struct ztpd_router *r);
 int api_bulk_routes(struct ztpd_app *app, struct ztpd_router *r);
 int api_registrations_routes(struct ztpd_app *app, struct ztpd_router *r);
+int api_phones_routes(struct ztpd_app *app, struct ztpd_router *r);
+
+/* After a device of extension ext was registered or changed: sends the reboot NOTIFY when ext
+ * has SIP bindings. Returns 1 when at least one NOTIFY went out, else 0. */
+int api_phones_reboot_on_change(struct ztpd_app *app, const char *ext);
+int api_discovered_routes(struct ztpd_app *app, struct ztpd_router *r);
 
 /* The JSON form of a device (new reference). */
 json_t *api_device_json(const struct ztpd_device_rec *d);

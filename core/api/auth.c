@@ -11,6 +11,7 @@
 
 #include "log/log.h"
 #include "loop/app.h"
+#include "util/fs.h"
 #include "util/error.h"
 
 #define MOD "api"
@@ -25,21 +26,6 @@ static int add_token(struct ztpd_app *app, const char *tok)
         return ZTPD_ENOMEM;
     app->n_tokens++;
     return 0;
-}
-
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
 int ztpd_api_auth_init(struct ztpd_app *app, char *err, size_t errlen)
@@ -78,7 +64,7 @@ int ztpd_api_auth_init(struct ztpd_app *app, char *err, size_t errlen)
     char tok[2 * sizeof raw + 1];
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(tok + 2 * i, 3, "%02x", raw[i]);
-    if (mkdir_p(cfg->data_dir)) {
+    if (ztpd_mkdir_p(cfg->data_dir, 0700)) {
         snprintf(err, errlen, "server.data_dir: cannot create %s: %s", cfg->data_dir,
                  strerror(errno));
         return ZTPD_EIO;

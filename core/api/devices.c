@@ -71,11 +71,13 @@ static void device_inserted(struct api_write *w)
     json_t *o = json_object();
     json_object_set_new(o, "success", json_true());
     json_object_set_new(o, "device", dev);
-    /* The SIP registrar (a later issue) triggers reboots; until then nothing is sent. */
-    json_object_set_new(o, "reboot_triggered", json_false());
+    /* A registered phone is told to re-fetch its configuration now (after the commit). */
+    int rebooted = api_phones_reboot_on_change(app, w->dev.extension);
+    json_object_set_new(o, "reboot_triggered", json_boolean(rebooted));
     json_object_set_new(o, "message",
-                        json_string("Device registered; the phone gets its "
-                                    "configuration at its next boot"));
+                        json_string(rebooted ? "Device registered and phone reboot triggered "
+                                               "automatically"
+                                             : "Device registered"));
     api_json(w->req, 201, o);
 }
 

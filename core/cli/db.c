@@ -1,6 +1,7 @@
-/* `ztpd db verify` and `ztpd db migrate`. Both load the backend themselves instead of going
- * through ztpd_store_open(), which always migrates: verify must never write (it is run next to
- * a live daemon), and migrate must see the version before it migrates. */
+/* `ztpd db verify` and `ztpd db migrate`. Both open the store without migrating
+ * (ZTPD_STORE_NO_MIGRATE): verify must never write (it is run next to a live daemon), and
+ * migrate must see the version before it migrates. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,88 +27,22 @@ static const char *const tables[] = {"provisioned_devices", "registered_phones",
                                      "extensions",          "provisioning_requests",
                                      "discovered_devices",  "schema_version"};
 
-struct raw_db {
-    struct ztpd_storage_host host;
-    const struct ztpd_config *cfg;
-    char *pg_password; /* storage.postgres.password_file's content; wiped when closed */
-    struct ztpd_backend_module *mod;
-    const struct ztpd_storage_backend *be;
-    void *h;
-};
-
-static void raw_log(void *ctx, int level, const char *msg)
+/* Opens the configured database without migrating; the store lives in c->app.store (freed
+ * by cli_ctx_free). 0, or prints why and returns 1. */
+static int open_db(struct cli_ctx *c, const char *cmd)
 {
-    (void)ctx;
-    if (level < ZTPD_LOG_ERROR)
-        level = ZTPD_LOG_ERROR;
-    if (level > ZTPD_LOG_DEBUG)
-        level = ZTPD_LOG_DEBUG;
-    ztpd_log((enum ztpd_log_level)level, "storage", "%s", msg ? msg : "");
-}
-
-/* Mirrors the store's host table (core/storage/store.c), which hands the backend the password
- * file's content under this key; keep the two in step. */
-#define PG_PASSWORD_KEY "storage.postgres.password"
-
-static const char *raw_config(void *ctx, const char *key)
-{
-    struct raw_db *db = ctx;
-    if (key && strcmp(key, PG_PASSWORD_KEY) == 0)
-        return db->pg_password;
-    return key ? ztpd_config_lookup(db->cfg, key) : NULL;
-}
-
-/* Loads the configured backend and opens it without migrating. 0 or prints and returns 1. */
-static int raw_open(struct raw_db *db, const struct ztpd_config *cfg, const char *cmd)
-{
-    char path[4096], err[1024] = "";
-    memset(db, 0, sizeof *db);
-    db->cfg = cfg;
-    db->host = (struct ztpd_storage_host){
-        .abi_major = ZTPD_STORAGE_ABI_MAJOR,
-        .abi_minor = ZTPD_STORAGE_ABI_MINOR,
-        .struct_size = sizeof db->host,
-        .ctx = db,
-        .log = raw_log,
-        .config_get = raw_config,
-    };
-    const char *name = cfg->storage_backend ? cfg->storage_backend : "sqlite";
-    if (ztpd_loader_find(cfg->module_dir, name, path, sizeof path)) {
-        fprintf(stderr, "ztpd %s: storage.backend: backend '%s' not found (no libztpd-%s.so)\n",
-                cmd, name, name);
+    char err[1024] = "";
+    uv_loop_init(&c->loop);
+    c->loop_ready = 1;
+    if (ztpd_store_open_flags(&c->app.store, &c->loop, c->cfg, ZTPD_STORE_NO_MIGRATE, err,
+                              sizeof err)) {
+        printf("connection:  FAILED\n");
+        fprintf(stderr, "ztpd %s: cannot open the database: %s\n", cmd, err);
         return 1;
     }
-    if (!strcmp(name, "postgres") &&
-        ztpd_config_read_password_file(cfg, &db->pg_password, err, sizeof err)) {
-        fprintf(stderr, "ztpd %s: %s\n", cmd, err);
-        return 1;
-    }
-    if (ztpd_loader_open(&db->mod, path, &db->host, err, sizeof err)) {
-        fprintf(stderr, "ztpd %s: %s\n", cmd, err);
-        return 1;
-    }
-    db->be = db->mod->be;
-    printf("backend:     %s (%s)\n", db->be->name, db->mod->path);
-    int st = db->be->open(&db->h, &db->host);
-    if (st) {
-        db->h = NULL;
-        printf("connection:  FAILED (%s)\n", ztpd_store_strstatus(st));
-        fprintf(stderr, "ztpd %s: cannot open the database: %s\n", cmd, ztpd_store_strstatus(st));
-        return 1;
-    }
+    const struct ztpd_storage_backend *be = ztpd_store_backend(c->app.store);
+    printf("backend:     %s (%s)\n", be->name, ztpd_store_module_path(c->app.store));
     return 0;
-}
-
-static void raw_close(struct raw_db *db)
-{
-    if (db->h)
-        db->be->close(db->h);
-    ztpd_loader_close(db->mod);
-    if (db->pg_password) {
-        for (volatile char *p = db->pg_password; *p; p++)
-            *p = '\0';
-        free(db->pg_password);
-    }
 }
 
 /* The sqlite file, when the backend is sqlite and the path names a file; else NULL. */
@@ -122,21 +57,15 @@ static const char *sqlite_file(const struct ztpd_config *cfg)
     return p;
 }
 
-/* Rows in schema_version: each migration records one row as it is applied, from version 1
- * on, so the count is the version in place. -1 when the table is missing (no schema yet). */
-static long schema_rows(struct raw_db *db)
+/* The schema version in the database and the one this ztpd's backend expects; 0 when there
+ * is no schema, -1 when the backend cannot tell (no schema_info). */
+static int schema_versions(struct cli_ctx *c, int *current, int *latest)
 {
-    int64_t n = 0;
-    if (!db->be->count)
-        return -2;
-    /* On an empty database the table does not exist; that is an answer, not a warning. */
-    int quiet = !ztpd_log_enabled(ZTPD_LOG_INFO);
-    if (quiet)
-        ztpd_log_init(ZTPD_LOG_ERROR, NULL);
-    int st = db->be->count(db->h, "schema_version", &n);
-    if (quiet)
-        ztpd_log_init(ZTPD_LOG_WARN, NULL);
-    return st ? -1 : (long)n;
+    const struct ztpd_storage_backend *be = ztpd_store_backend(c->app.store);
+    *current = *latest = -1;
+    if (!ztpd_loader_has(be, offsetof(struct ztpd_storage_backend, schema_info)))
+        return ZTPD_STORAGE_OK;
+    return be->schema_info(ztpd_store_handle(c->app.store), current, latest);
 }
 
 static int verify(struct cli_ctx *c)
@@ -151,37 +80,54 @@ static int verify(struct cli_ctx *c)
                 file);
         return CLI_FAIL;
     }
-    struct raw_db db;
-    if (raw_open(&db, c->cfg, "db verify")) {
-        raw_close(&db);
+    if (open_db(c, "db verify"))
         return CLI_FAIL;
-    }
+    const struct ztpd_storage_backend *be = ztpd_store_backend(c->app.store);
+    void *h = ztpd_store_handle(c->app.store);
     int problems = 0;
     if (file)
         printf("database:    %s\n", file);
-    int st = db.be->ping ? db.be->ping(db.h) : ZTPD_STORAGE_OK;
+    int st = be->ping ? be->ping(h) : ZTPD_STORAGE_OK;
     printf("connection:  %s\n", st ? ztpd_store_strstatus(st) : "ok");
     if (st) {
         fprintf(stderr, "ztpd db verify: the database does not answer: %s\n",
                 ztpd_store_strstatus(st));
         problems++;
     }
-    long version = st ? -1 : schema_rows(&db);
-    if (version == -2) {
-        printf("schema:      unknown (the backend has no count operation)\n");
-    } else if (version <= 0) {
-        printf("schema:      none\n");
+    int cur = -1, latest = -1;
+    if (!st && (st = schema_versions(c, &cur, &latest)) != 0) {
+        printf("schema:      unreadable (%s)\n", ztpd_store_strstatus(st));
+        fprintf(stderr, "ztpd db verify: cannot read the schema version: %s\n",
+                ztpd_store_strstatus(st));
+        problems++;
+    } else if (latest < 0) {
+        printf("schema:      unknown (the backend cannot report its version)\n");
+    } else if (cur == 0) {
+        printf("schema:      none (this ztpd expects %d)\n", latest);
         fprintf(stderr, "ztpd db verify: no schema in the database: run ztpd db migrate (or "
                         "start ztpd serve)\n");
         problems++;
     } else {
-        printf("schema:      version %ld\n", version);
+        printf("schema:      version %d (this ztpd expects %d)\n", cur, latest);
+        if (cur < latest) {
+            fprintf(stderr,
+                    "ztpd db verify: schema version %d is older than this ztpd's %d: run ztpd "
+                    "db migrate (or start ztpd serve)\n",
+                    cur, latest);
+            problems++;
+        } else if (cur > latest) {
+            fprintf(stderr,
+                    "ztpd db verify: schema version %d is newer than this ztpd knows (%d): "
+                    "upgrade ztpd\n",
+                    cur, latest);
+            problems++;
+        }
     }
-    if (!st && db.be->count) {
+    if (!st && be->count) {
         printf("tables:\n");
         for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
             int64_t n = 0;
-            int t = db.be->count(db.h, tables[i], &n);
+            int t = be->count(h, tables[i], &n);
             if (t) {
                 printf("  %-22s MISSING (%s)\n", tables[i], ztpd_store_strstatus(t));
                 fprintf(stderr, "ztpd db verify: table %s: %s\n", tables[i],
@@ -192,7 +138,6 @@ static int verify(struct cli_ctx *c)
             }
         }
     }
-    raw_close(&db);
     printf("verify:      %s\n", problems ? "FAILED" : "ok");
     return problems ? CLI_FAIL : CLI_OK;
 }
@@ -213,24 +158,23 @@ static int migrate(struct cli_ctx *c)
         fprintf(stderr, "ztpd db migrate: %s\n", err);
         return CLI_FAIL;
     }
-    struct raw_db db;
-    if (raw_open(&db, c->cfg, "db migrate")) {
-        raw_close(&db);
+    if (open_db(c, "db migrate"))
         return CLI_FAIL;
-    }
-    long was = schema_rows(&db);
+    const struct ztpd_storage_backend *be = ztpd_store_backend(c->app.store);
+    int was = -1, latest = -1;
+    if (schema_versions(c, &was, &latest))
+        was = -1;
     int now = 0;
-    int st = db.be->migrate(db.h, &now);
-    raw_close(&db);
+    int st = be->migrate(ztpd_store_handle(c->app.store), &now);
     if (st) {
         fprintf(stderr, "ztpd db migrate: migration failed: %s; nothing was changed\n",
                 ztpd_store_strstatus(st));
         return CLI_FAIL;
     }
-    if (was == -2) /* no count operation: the earlier version is unknown */
+    if (was < 0) /* the backend cannot report the earlier version */
         printf("schema at version %d\n", now);
     else
-        printf("schema at version %d (was %ld)\n", now, was < 0 ? 0 : was);
+        printf("schema at version %d (was %d)\n", now, was);
     return CLI_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log/log.h"
 #include "util/error.h"
@@ -226,6 +227,24 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 
 static int prepare_head(struct ztpd_http_conn *c);
 
+static void conn_write(struct ztpd_http_conn *c, char *buf, size_t len);
+
+/* A body follows: chunked, or a non-zero Content-Length. */
+static int big_or_some_body(const llhttp_t *p)
+{
+    return (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+}
+
+static void send_continue(struct ztpd_http_conn *c)
+{
+    static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char *buf = malloc(sizeof(uv_write_t) + sizeof line - 1);
+    if (!buf)
+        return; /* the client sends its body after its own timeout anyway */
+    memcpy(buf + sizeof(uv_write_t), line, sizeof line - 1);
+    conn_write(c, buf, sizeof line - 1);
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct ztpd_http_conn *c = conn_of(p);
@@ -249,6 +268,12 @@ static int on_headers_complete(llhttp_t *p)
         c->err_status = 413;
         return HPE_USER;
     }
+    /* curl and some phones send "Expect: 100-continue" before a PUT/POST body and otherwise
+     * wait a second or more. Earlier answers on this connection are already queued (parsing
+     * stops while a request is with the handler), so the interim answer stays in order. */
+    const char *expect = ztpd_http_header(&c->req, "expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && big_or_some_body(p))
+        send_continue(c);
     return 0;
 }
 

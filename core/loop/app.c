@@ -16,12 +16,15 @@
 #include "log/log.h"
 #include "loop/cleanup.h"
 #include "loop/seed.h"
+#include "loop/sip_glue.h"
 #include "lua/engine.h"
 #include "lua/vendors.h"
+#include "provision/discovery.h"
 #include "provision/provision.h"
 #include "provision/templates.h"
 #include "registry/registry.h"
 #include "storage/store.h"
+#include "util/fs.h"
 #include "util/error.h"
 #include "util/timefmt.h"
 #include "ztpd/version.h"
@@ -50,26 +53,11 @@ const char *const *ztpd_app_vendor_dirs(const struct ztpd_config *cfg)
     return dirs;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0700) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 int ztpd_app_lock(const char *data_dir, int *fd, long *holder_pid, char *err, size_t errlen)
 {
     char path[4096];
     *holder_pid = 0;
-    if (mkdir_p(data_dir)) {
+    if (ztpd_mkdir_p(data_dir, 0700)) {
         snprintf(err, errlen, "server.data_dir: cannot create %s: %s", data_dir, strerror(errno));
         return ZTPD_EIO;
     }
@@ -181,7 +169,8 @@ static void handle_request(struct ztpd_http_req *req, void *arg)
                      "{\"success\":false,\"error\":\"method %s not allowed here; allowed: %s\"}",
                      req->method, allow);
         ztpd_http_respond(req, 405, "application/json", body, (size_t)n, hdr);
-    } else {
+    } else if (!ztpd_provision_root(app->prov, req)) {
+        /* no route at all: phones set to a bare host ask for their files at the root */
         ztpd_http_respond_not_found(req);
     }
 }
@@ -204,6 +193,10 @@ static void store_stopped(void *arg)
 static void http_closed(void *arg)
 {
     struct ztpd_app *app = arg;
+    ztpd_discovery_flush(app); /* its pending writes go before the store flushes and closes */
+    /* Also before the store: binding changes up to here are in the final batch. Bindings stay
+     * persisted and are reloaded at the next start. */
+    ztpd_sip_glue_stop(app->sipg);
     ztpd_store_stop(app->store, store_stopped, app);
 }
 
@@ -229,8 +222,10 @@ static void app_free(struct ztpd_app *app)
 {
     if (app->http)
         ztpd_http_server_free(app->http);
+    ztpd_sip_glue_free(app->sipg);
     ztpd_router_free(app->router);
     ztpd_provision_free(app->prov);
+    ztpd_discovery_free(app);
     ztpd_templates_free(app->templates);
     ztpd_vendors_free(app->vendors, app->lua);
     ztpd_lua_free(app->lua);
@@ -302,10 +297,17 @@ static int app_start(struct ztpd_app *app, const char *cfg_path)
 
     if (ztpd_seed_from_config(app, err, sizeof err))
         return fail(app, "config", err);
+    if ((rc = ztpd_discovery_start(app, err, sizeof err)))
+        return fail(app, "storage", err);
 
     if (load_templates(app, &app->templates, NULL))
         return fail(app, "templates", "out of memory");
     LOG_I(MOD, "loaded %zu templates", ztpd_templates_count(app->templates));
+
+    /* After the registry (passwords) and vendors (reboot events), before the storage thread
+     * (the persisted registrations are read synchronously). */
+    if (ztpd_sip_glue_start(&app->sipg, app, err, sizeof err))
+        return fail(app, "sip", err);
 
     if ((rc = ztpd_api_auth_init(app, err, sizeof err)))
         return fail(app, "api", err);
@@ -368,6 +370,8 @@ int ztpd_app_serve(const char *cfg_path)
         ztpd_http_server_close(app.http, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
+    /* A startup failure after SIP started leaves its handles to close on this loop. */
+    ztpd_sip_glue_stop(app.sipg);
     uv_walk(&loop, close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

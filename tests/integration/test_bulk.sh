@@ -107,12 +107,13 @@ bulk "$WORK/ok.json"
 expect_status 201 "bulk import of 2000 devices"
 check "success true" test "$(json 'j["success"]')" = True
 check "count 2000" test "$(json 'j["count"]')" = 2000
-check "2000 devices answered" test "$(json 'len(j["devices"])')" = 2000
+check "created 2000" test "$(json 'j["created"]')" = 2000
+check "above 1000 devices the answer does not echo them" test "$(json '"devices" in j')" = False
 check "reboot_triggered false" test "$(json 'j["reboot_triggered"]')" = False
-check "MACs normalized, array order kept" test "$(json 'j["devices"][1500]["mac_address"]')" = 805ec20005dc
-printf '%s' "$BODY" | python3 -c 'import json,sys; [print(d["config_url"]) for d in json.load(sys.stdin)["devices"]]' >"$WORK/urls.txt"
 req GET /api/provisioning/devices
 check "all 2000 listed" test "$(json 'len(set(d["mac_address"] for d in j if d["mac_address"].startswith("805ec2")))')" = 2000
+check "MACs normalized, array order kept" test "$(json '[d["mac_address"] for d in j if d["mac_address"].startswith("805ec2")][1500]')" = 805ec20005dc
+printf '%s' "$BODY" | python3 -c 'import json,sys; [print(d["config_url"]) for d in json.load(sys.stdin) if d["mac_address"].startswith("805ec2")]' >"$WORK/urls.txt"
 check "every config_url is provisionable" python3 - "$WORK/urls.txt" "$PORT" <<'PY'
 import http.client, sys, urllib.parse
 conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]), timeout=10)
@@ -134,6 +135,18 @@ for url in open(sys.argv[1]).read().split():
 sys.exit(1 if bad else 0)
 PY
 
+# --- up to 1000 devices the answer echoes every device, in array order ---
+gen "$WORK/small.json" 1000 "80:5e:c7:00"
+bulk "$WORK/small.json"
+expect_status 201 "bulk import of 1000 devices"
+check "1000: count and created" test "$(json 'j["count"], j["created"]')" = "1000 1000"
+check "1000 devices answered" test "$(json 'len(j["devices"])')" = 1000
+check "echo normalized, in array order" test "$(json 'j["devices"][999]["mac_address"]')" = 805ec70003e7
+check "echo carries the config_url" contains "$(json 'j["devices"][0]["config_url"]')" "805ec7000000"
+req POST /api/provisioning/devices/bulk -d '[{"mac_address":"80:5e:c7:01:00:00","extension_number":"1001","vendor":"yealink","model":"t46s"}]'
+expect_status 201 "bulk import of 1 device"
+check "1 device echoed" test "$(json 'j["devices"][0]["mac_address"]')" = 805ec7010000
+
 # --- refusals: all or nothing ---
 gen "$WORK/badmac.json" 2000 "80:5e:c3:00" 'd[1500]["mac_address"] = "80:5e:c3:zz:00:00"'
 bulk "$WORK/badmac.json"
@@ -141,7 +154,7 @@ expect_status 400 "bad MAC at index 1500"
 check "index 1500" test "$(json 'j["index"]')" = 1500
 check "field mac_address" test "$(json 'j["field"]')" = mac_address
 check "success false" test "$(json 'j["success"]')" = False
-check "nothing stored after a bad element" test "$(device_count)" = 2000
+check "nothing stored after a bad element" test "$(device_count)" = 3001
 
 gen "$WORK/badvendor.json" 3 "80:5e:c3:01" 'd[2]["vendor"] = "nokia"'
 bulk "$WORK/badvendor.json"
@@ -159,7 +172,7 @@ bulk "$WORK/known.json"
 expect_status 409 "MAC already registered"
 check "registered index 2" test "$(json 'j["index"]')" = 2
 check "registered field mac_address" test "$(json 'j["field"]')" = mac_address
-check "nothing stored after a conflict" test "$(device_count)" = 2000
+check "nothing stored after a conflict" test "$(device_count)" = 3001
 
 # A row the registry does not know (written behind the daemon's back) is found only by the
 # database during the inserts: the transaction must roll back elements 0..2.
@@ -169,7 +182,7 @@ gen "$WORK/dbconflict.json" 5 "80:5e:c6:00"
 bulk "$WORK/dbconflict.json"
 expect_status 409 "conflict found by the database"
 check "database conflict index 3" test "$(json 'j["index"]')" = 3
-check "registry unchanged after rollback" test "$(device_count)" = 2000
+check "registry unchanged after rollback" test "$(device_count)" = 3001
 
 # --- 100,000 devices in one request (about 10 MB of JSON) ---
 gen "$WORK/big.json" 100000 "80:5e:d0"
@@ -179,9 +192,9 @@ code=$(curl -s -o "$WORK/big.out" -w '%{http_code}' -X POST -H "Authorization: B
     "http://127.0.0.1:$PORT/api/provisioning/devices/bulk")
 echo "#    100,000-device import answered $code in $((($(date +%s%N) - start_ns) / 1000000)) ms"
 check "100,000-device bulk import: 201" test "$code" = 201
-check "count 100000, every device answered" test "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["count"], len(j["devices"]))' "$WORK/big.out")" = "100000 100000"
+check "count 100000 created, no echo" test "$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["count"], j["created"], "devices" in j)' "$WORK/big.out")" = "100000 100000 False"
 req GET /api/status
-check "registry holds 102000 devices" test "$(json 'j["devices"]')" = 102000
+check "registry holds 103001 devices" test "$(json 'j["devices"]')" = 103001
 for mac in 805ed0000000 805ed0012345 805ed001869f; do
     raw GET "/provision/$mac.cfg"
     expect_status 200 "imported device $mac provisions"
@@ -192,7 +205,7 @@ grep -E 'bulk import: 100000 devices checked in [0-9]+ ms' "$WORK/daemon.log" | 
 check "the loop logged how long the check took" grep -qE 'bulk import: 100000 devices checked in [0-9]+ ms' "$WORK/daemon.log"
 
 stop_daemon TERM
-check "102000 imported + 1 foreign row on disk, rollback left nothing" test "$(sqlite3 "$db" 'select count(*) from provisioned_devices')" = 102001
+check "103001 imported + 1 foreign row on disk, rollback left nothing" test "$(sqlite3 "$db" 'select count(*) from provisioned_devices')" = 103002
 check "no element before the conflict on disk" test "$(sqlite3 "$db" "select count(*) from provisioned_devices where mac_address like '805ec6%'")" = 1
 
 finish

@@ -249,6 +249,30 @@ rc=0
 "$ZTPD_BIN" db verify -c "$WORK/other.yml" >"$WORK/v.out" 2>&1 || rc=$?
 check "verify after migrate is ok" test "$rc" = 0
 check "verify reports the migrated version" grep -q "schema:      version $v" "$WORK/v.out"
+check "verify names the version this ztpd expects" grep -q "schema:      version $v (this ztpd expects $v)$" "$WORK/v.out"
+# other_sql SQL: runs SQL on the second database.
+other_sql() {
+    if [ "$BACKEND" = sqlite ]; then sqlite3 "$WORK/other/data/ztpd.db" "$1"; else db_query "$1"; fi
+}
+other_sql "UPDATE schema_version SET version = version + 90 WHERE version = $v"
+rc=0
+"$ZTPD_BIN" db verify -c "$WORK/other.yml" >"$WORK/v.out" 2>"$WORK/v.err" || rc=$?
+check "verify of a newer schema fails" test "$rc" = 1
+check "verify names both versions" grep -q "schema:      version $((v + 90)) (this ztpd expects $v)$" "$WORK/v.out"
+check "verify says to upgrade ztpd" grep -q "is newer than this ztpd knows ($v): upgrade ztpd" "$WORK/v.err"
+other_sql "UPDATE schema_version SET version = $((v - 1)) WHERE version = $((v + 90))"
+rc=0
+"$ZTPD_BIN" db verify -c "$WORK/other.yml" >"$WORK/v.out" 2>"$WORK/v.err" || rc=$?
+check "verify of an older schema fails" test "$rc" = 1
+if [ "$v" -gt 1 ]; then
+    check "verify says to migrate" grep -q "schema version $((v - 1)) is older than this ztpd's $v: run ztpd db migrate" "$WORK/v.err"
+else
+    check "verify says to migrate" grep -q "no schema in the database: run ztpd db migrate" "$WORK/v.err"
+fi
+other_sql "UPDATE schema_version SET version = $v WHERE version = $((v - 1))"
+rc=0
+"$ZTPD_BIN" db verify -c "$WORK/other.yml" >"$WORK/v.out" 2>&1 || rc=$?
+check "verify ok again, and it changed nothing" test "$rc" = 0
 if [ "$BACKEND" = sqlite ]; then
     head -c 8192 /dev/urandom >"$WORK/other/data/ztpd.db"
     rm -f "$WORK/other/data/ztpd.db-wal" "$WORK/other/data/ztpd.db-shm"
