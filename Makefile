@@ -8,7 +8,7 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_DEPS := build-essential cmake pkg-config liblua5.4-dev libuv1-dev node-llhttp \
               libsqlite3-dev libyaml-dev libjansson-dev libpq-dev libre-dev libssl-dev
 TEST_DEPS  := libcmocka-dev curl libxml2-utils valgrind sqlite3 procps python3 \
-              postgresql-15 libpq-dev sip-tester
+              postgresql-15 libpq-dev sip-tester baresip
 BENCH_DEPS := wrk nginx python3 curl
 
 .PHONY: all build asan run test deps test-deps bench-deps bench clean

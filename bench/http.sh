@@ -50,6 +50,9 @@ http:
   max_connections: 4096
 api:
   tokens: ["bench-token-0123456789abcdef"]
+# SIP would bind 0.0.0.0:5060 by default; this benchmark is HTTP only.
+sip:
+  enabled: false
 logging:
   level: warn
 extensions:

@@ -5,6 +5,7 @@
 #                                          through tests/integration/with_postgres.sh)
 #   bash bench/storage.sh sqlite           one backend
 #   N=20000 DURATION=5 bash bench/storage.sh
+#   CLI_IMPORT=0 bash bench/storage.sh     skip the `ztpd devices clear` + `devices import` round
 #
 # For each backend: the schema is created by a first daemon start, the extensions are inserted
 # straight into the database (setup, not measured), then it measures
@@ -186,7 +187,9 @@ grep -E 'bulk import: ' "$WORK/ztpd.log" | sed 's/^/   log: /'
 [ "$(status_field devices)" = "$N" ] || { echo "expected $N devices after the import"; exit 1; }
 
 cli_import_s=-
-if "$ZTPD_BIN" devices import --help >/dev/null 2>&1; then
+if [ "${CLI_IMPORT:-1}" = 0 ]; then
+    echo "   ztpd devices import: skipped (CLI_IMPORT=0)"
+elif "$ZTPD_BIN" devices import --help >/dev/null 2>&1; then
     # The same file again through the CLI, after emptying the table through the CLI too.
     if "$ZTPD_BIN" devices clear --yes -c "$WORK/config.yml" >/dev/null 2>&1 && wait_devices 0; then
         t0=$(now_ns)
