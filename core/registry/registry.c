@@ -12,6 +12,9 @@
 struct ztpd_registry {
     struct ztpd_hmap *devices;    /* mac -> struct ztpd_device_rec* */
     struct ztpd_hmap *extensions; /* number -> struct ztpd_extension_rec* */
+    /* number -> size_t*: devices per extension, kept on every device change so that listing
+     * N extensions with their device counts is O(N), not O(N x devices). */
+    struct ztpd_hmap *ext_devices;
     uint64_t generation;
 };
 
@@ -20,8 +23,10 @@ int ztpd_registry_new(struct ztpd_registry **out)
     struct ztpd_registry *r = calloc(1, sizeof *r);
     if (!r)
         return ZTPD_ENOMEM;
-    if (ztpd_hmap_new(&r->devices) || ztpd_hmap_new(&r->extensions)) {
+    if (ztpd_hmap_new(&r->devices) || ztpd_hmap_new(&r->extensions) ||
+        ztpd_hmap_new(&r->ext_devices)) {
         ztpd_hmap_free(r->devices);
+        ztpd_hmap_free(r->extensions);
         free(r);
         return ZTPD_ENOMEM;
     }
@@ -42,8 +47,10 @@ void ztpd_registry_free(struct ztpd_registry *r)
         return;
     ztpd_hmap_each(r->devices, free_value, NULL);
     ztpd_hmap_each(r->extensions, free_value, NULL);
+    ztpd_hmap_each(r->ext_devices, free_value, NULL);
     ztpd_hmap_free(r->devices);
     ztpd_hmap_free(r->extensions);
+    ztpd_hmap_free(r->ext_devices);
     free(r);
 }
 
@@ -75,17 +82,45 @@ const struct ztpd_device_rec *ztpd_registry_device(const struct ztpd_registry *r
     return ztpd_hmap_get(r->devices, mac);
 }
 
+/* Reserves a counter slot for number (count unchanged), so that the later increment cannot
+ * fail. Returns the counter or NULL when out of memory. */
+static size_t *ext_counter(struct ztpd_registry *r, const char *number)
+{
+    size_t *n = ztpd_hmap_get(r->ext_devices, number);
+    if (n)
+        return n;
+    n = calloc(1, sizeof *n);
+    if (!n || ztpd_hmap_put(r->ext_devices, number, n, NULL)) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+static void ext_uncount(struct ztpd_registry *r, const char *number)
+{
+    size_t *n = ztpd_hmap_get(r->ext_devices, number);
+    if (n && --*n == 0)
+        free(ztpd_hmap_remove(r->ext_devices, number));
+}
+
 int ztpd_registry_device_put(struct ztpd_registry *r, const struct ztpd_device_rec *d)
 {
     struct ztpd_device_rec *copy = malloc(sizeof *copy);
     if (!copy)
         return ZTPD_ENOMEM;
     *copy = *d;
+    size_t *count = ext_counter(r, copy->extension);
     void *old = NULL;
-    if (ztpd_hmap_put(r->devices, copy->mac, copy, &old)) {
+    if (!count || ztpd_hmap_put(r->devices, copy->mac, copy, &old)) {
+        if (count && *count == 0)
+            free(ztpd_hmap_remove(r->ext_devices, copy->extension));
         free(copy);
         return ZTPD_ENOMEM;
     }
+    ++*count;
+    if (old)
+        ext_uncount(r, ((struct ztpd_device_rec *)old)->extension);
     free(old);
     r->generation++;
     return 0;
@@ -93,9 +128,10 @@ int ztpd_registry_device_put(struct ztpd_registry *r, const struct ztpd_device_r
 
 int ztpd_registry_device_remove(struct ztpd_registry *r, const char *mac)
 {
-    void *old = ztpd_hmap_remove(r->devices, mac);
+    struct ztpd_device_rec *old = ztpd_hmap_remove(r->devices, mac);
     if (!old)
         return ZTPD_ENOENT;
+    ext_uncount(r, old->extension);
     free(old);
     r->generation++;
     return 0;
@@ -158,25 +194,10 @@ const struct ztpd_device_rec **ztpd_registry_devices(const struct ztpd_registry 
     return (const struct ztpd_device_rec **)sorted(r->devices, n, cmp_device);
 }
 
-struct ext_count {
-    const char *number;
-    size_t n;
-};
-
-static void count_ext(const char *key, void *value, void *arg)
-{
-    struct ext_count *c = arg;
-    const struct ztpd_device_rec *d = value;
-    (void)key;
-    if (strcmp(d->extension, c->number) == 0)
-        c->n++;
-}
-
 size_t ztpd_registry_devices_for_extension(const struct ztpd_registry *r, const char *number)
 {
-    struct ext_count c = {number, 0};
-    ztpd_hmap_each(r->devices, count_ext, &c);
-    return c.n;
+    const size_t *n = ztpd_hmap_get(r->ext_devices, number);
+    return n ? *n : 0;
 }
 
 size_t ztpd_registry_device_count(const struct ztpd_registry *r)

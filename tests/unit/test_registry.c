@@ -82,6 +82,40 @@ static void test_registry_devices(void **state)
     ztpd_registry_free(r);
 }
 
+/* Per-extension device counts follow puts, moves to another extension and removals. */
+static void test_registry_extension_counts(void **state)
+{
+    (void)state;
+    struct ztpd_registry *r;
+    assert_int_equal(ztpd_registry_new(&r), 0);
+    struct ztpd_device_rec d;
+    memset(&d, 0, sizeof d);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(d.mac, sizeof d.mac, "0015650%05x", i);
+        snprintf(d.extension, sizeof d.extension, "%d", 2000 + i % 10);
+        assert_int_equal(ztpd_registry_device_put(r, &d), 0);
+    }
+    for (int e = 2000; e < 2010; e++) {
+        char num[8];
+        snprintf(num, sizeof num, "%d", e);
+        assert_int_equal(ztpd_registry_devices_for_extension(r, num), 100);
+    }
+    /* Same MAC again with another extension: moves one device, the total stays. */
+    snprintf(d.mac, sizeof d.mac, "0015650%05x", 0);
+    snprintf(d.extension, sizeof d.extension, "3000");
+    assert_int_equal(ztpd_registry_device_put(r, &d), 0);
+    assert_int_equal(ztpd_registry_devices_for_extension(r, "2000"), 99);
+    assert_int_equal(ztpd_registry_devices_for_extension(r, "3000"), 1);
+    /* Same MAC, same extension: no double count. */
+    assert_int_equal(ztpd_registry_device_put(r, &d), 0);
+    assert_int_equal(ztpd_registry_devices_for_extension(r, "3000"), 1);
+    assert_int_equal(ztpd_registry_device_remove(r, d.mac), 0);
+    assert_int_equal(ztpd_registry_devices_for_extension(r, "3000"), 0);
+    assert_int_equal(ztpd_registry_devices_for_extension(r, "9999"), 0);
+    assert_int_equal(ztpd_registry_device_count(r), 999);
+    ztpd_registry_free(r);
+}
+
 static void test_registry_extensions_numeric_order(void **state)
 {
     (void)state;
@@ -110,6 +144,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmap_many),
         cmocka_unit_test(test_registry_devices),
+        cmocka_unit_test(test_registry_extension_counts),
         cmocka_unit_test(test_registry_extensions_numeric_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
