@@ -14,6 +14,7 @@
 #include "storage/batch.h"
 #include "storage/loader.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/utf8.h"
 
 #define LOG_MOD "storage"
@@ -247,26 +248,6 @@ static const char *host_config_get(void *ctx, const char *key)
 
 /* --- open --- */
 
-/* mkdir -p with mode for every missing component. */
-static int mkdir_p(const char *dir, mode_t mode)
-{
-    char path[4096];
-    int n = snprintf(path, sizeof path, "%s", dir);
-    if (n <= 0 || (size_t)n >= sizeof path)
-        return ENAMETOOLONG;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, mode) != 0 && errno != EEXIST)
-            return errno;
-        *p = '/';
-    }
-    if (mkdir(path, mode) != 0 && errno != EEXIST)
-        return errno;
-    return 0;
-}
-
 /* sqlite creates the database file but not its directory; a fresh install has neither. 0700:
  * the database holds SIP passwords. */
 static int make_sqlite_dir(struct ztpd_store *s, char *err, size_t errlen)
@@ -289,7 +270,7 @@ static int make_sqlite_dir(struct ztpd_store *s, char *err, size_t errlen)
     struct stat st;
     if (stat(dir, &st) == 0)
         return 0;
-    int e = mkdir_p(dir, 0700);
+    int e = ztpd_mkdir_p(dir, 0700) ? errno : 0;
     if (e) {
         snprintf(err, errlen, "storage: cannot create data directory %s: %s", dir, strerror(e));
         return ZTPD_EIO;
