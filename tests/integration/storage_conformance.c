@@ -989,7 +989,7 @@ static struct ztpd_device_rec *many_rows(size_t n, unsigned prefix)
     assert_non_null(rows);
     for (size_t i = 0; i < n; i++) {
         char mac[16];
-        snprintf(mac, sizeof mac, "02%02x%08zx", prefix, i);
+        snprintf(mac, sizeof mac, "02%02x%08x", prefix & 0xffu, (unsigned)(i & 0xffffffffu));
         rows[i] = device(mac, i % 2 ? "1001" : "1002");
         rows[i].created_at = T0 + (int64_t)i;
         /* Quotes, backslashes and commas must survive any array or COPY encoding. */
