@@ -25,16 +25,28 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port free for both TCP and UDP on 127.0.0.1 (the daemon binds HTTP on TCP and SIP on both),
+# below the kernel's ephemeral range (32768+) so that outgoing connections of parallel tests
+# (curl, sipp, psql) cannot take it between this check and the daemon's bind.
 free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
+    python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind(("127.0.0.1", p))
+            finally:
+                s.close()
+    except OSError:
+        continue
+    print(p)
+    break
+else:
+    raise SystemExit("no free port")
+PY
 }
 
 # The storage section write_config writes: sqlite under data_dir (default), or with
@@ -100,18 +112,41 @@ YAML
 
 # start_daemon: runs ztpd serve in the background and waits until /api/status answers.
 start_daemon() {
-    "$ZTPD_BIN" serve -c "$WORK/config.yml" >>"$WORK/daemon.out" 2>>"$WORK/daemon.log" &
-    PID=$!
-    for _ in $(seq 1 "${ZTPD_STARTUP_TRIES:-100}"); do
-        if curl -s -o /dev/null "http://127.0.0.1:$PORT/api/status"; then return 0; fi
-        if ! kill -0 "$PID" 2>/dev/null; then
-            echo "daemon exited during startup" >&2
-            cat "$WORK/daemon.log" >&2
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        local mark
+        mark=$(wc -l <"$WORK/daemon.log" 2>/dev/null || echo 0)
+        "$ZTPD_BIN" serve -c "$WORK/config.yml" >>"$WORK/daemon.out" 2>>"$WORK/daemon.log" &
+        PID=$!
+        for _ in $(seq 1 "${ZTPD_STARTUP_TRIES:-100}"); do
+            if curl -s -o /dev/null "http://127.0.0.1:$PORT/api/status"; then return 0; fi
+            if ! kill -0 "$PID" 2>/dev/null; then break; fi
+            sleep 0.1
+        done
+        if kill -0 "$PID" 2>/dev/null; then
+            echo "daemon did not answer in time" >&2
             return 1
         fi
-        sleep 0.1
+        wait "$PID" 2>/dev/null || true
+        PID=""
+        # Another test took one of our ports between free_port and the bind: move to new
+        # ones and start again. Any other startup failure is the test's business.
+        if tail -n +"$((mark + 1))" "$WORK/daemon.log" | grep -qi "in use" &&
+            grep -q "127\.0\.0\.1:$PORT\b" "$WORK/config.yml" && [ "$attempt" -lt 5 ]; then
+            local np ns
+            np=$(free_port)
+            ns=$(free_port)
+            sed -i -e "s/127\.0\.0\.1:$PORT\b/127.0.0.1:$np/" \
+                -e "s/127\.0\.0\.1:${SIP_PORT:-none}\b/127.0.0.1:$ns/" "$WORK/config.yml"
+            echo "# ports in use: retrying on $np (SIP $ns)" >&2
+            PORT=$np
+            [ -n "${SIP_PORT:-}" ] && SIP_PORT=$ns
+            continue
+        fi
+        echo "daemon exited during startup" >&2
+        cat "$WORK/daemon.log" >&2
+        return 1
     done
-    echo "daemon did not answer in time" >&2
     return 1
 }
 
