@@ -7,6 +7,7 @@
 
 #include "log/log.h"
 #include "loop/app.h"
+#include "lua/detect.h"
 #include "lua/vendors.h"
 #include "registry/registry.h"
 #include "storage/store.h"
@@ -39,7 +40,18 @@ struct ztpd_sip_glue {
     uint64_t ext_dev_gen;
     int ext_dev_built;
     uint64_t notify_counts[N_RESULTS + 1];
+    /* SIP User-Agent → what the vendor profiles detect in it, for phones with no provisioned
+     * device. Few distinct User-Agents exist on a site, and running every profile's Lua
+     * pattern on every REGISTER refresh would cost more than the rest of the REGISTER. */
+    struct ztpd_hmap *ua_seen;
 };
+
+struct ua_guess {
+    char vendor[ZTPD_S_VENDOR];
+    char model[ZTPD_S_VENDOR];
+};
+
+#define UA_SEEN_MAX 512
 
 struct insert_op {
     struct ztpd_store_op op; /* first: the store hands this pointer back */
@@ -114,6 +126,40 @@ const struct ztpd_device_rec *ztpd_sip_glue_device_for(struct ztpd_sip_glue *g, 
     return mac ? ztpd_registry_device(g->app->reg, mac) : NULL;
 }
 
+/* Vendor and model the profiles read from a SIP User-Agent, cached by User-Agent (a miss is
+ * cached too); NULL when no profile recognised it or out of memory. */
+static const struct ua_guess *ua_guess(struct ztpd_sip_glue *g, const char *ua)
+{
+    if (!g->ua_seen && ztpd_hmap_new(&g->ua_seen))
+        return NULL;
+    struct ua_guess *guess = ztpd_hmap_get(g->ua_seen, ua);
+    if (guess)
+        return guess->vendor[0] ? guess : NULL;
+    if (ztpd_hmap_count(g->ua_seen) >= UA_SEEN_MAX) {
+        /* A flood of made-up User-Agents must not grow memory: start over. */
+        ztpd_hmap_each(g->ua_seen, free_mac, NULL);
+        ztpd_hmap_free(g->ua_seen);
+        g->ua_seen = NULL;
+        if (ztpd_hmap_new(&g->ua_seen))
+            return NULL;
+    }
+    guess = calloc(1, sizeof *guess);
+    if (!guess)
+        return NULL;
+    struct ztpd_detect det;
+    if (ztpd_vendors_detect(g->app->vendors, g->app->lua, ZTPD_UA_SIP, ua, NULL, &det) == 1 &&
+        det.by_ua) {
+        cpy(guess->vendor, sizeof guess->vendor, det.vendor->name);
+        if (det.model_known)
+            cpy(guess->model, sizeof guess->model, det.model);
+    }
+    if (ztpd_hmap_put(g->ua_seen, ua, guess, NULL)) {
+        free(guess);
+        return NULL;
+    }
+    return guess->vendor[0] ? guess : NULL;
+}
+
 void ztpd_sip_glue_record(struct ztpd_sip_glue *g, const struct ztpd_sip_binding *b,
                           struct ztpd_registration_rec *r, const struct ztpd_device_rec **dev)
 {
@@ -143,6 +189,16 @@ void ztpd_sip_glue_record(struct ztpd_sip_glue *g, const struct ztpd_sip_binding
     if (d) {
         cpy(r->vendor, sizeof r->vendor, d->vendor);
         cpy(r->model, sizeof r->model, d->model);
+    } else {
+        /* Not provisioned: what the User-Agent says, else the vendor owning the MAC's OUI. */
+        const struct ua_guess *guess = b->user_agent[0] ? ua_guess(g, b->user_agent) : NULL;
+        const struct ztpd_vendor *v = NULL;
+        if (guess) {
+            cpy(r->vendor, sizeof r->vendor, guess->vendor);
+            cpy(r->model, sizeof r->model, guess->model);
+        } else if (r->mac[0] && (v = ztpd_vendors_by_oui(g->app->vendors, r->mac))) {
+            cpy(r->vendor, sizeof r->vendor, v->name);
+        }
     }
     if (dev)
         *dev = d;
@@ -480,6 +536,10 @@ void ztpd_sip_glue_free(struct ztpd_sip_glue *g)
     if (g->ext_dev) {
         ztpd_hmap_each(g->ext_dev, free_mac, NULL);
         ztpd_hmap_free(g->ext_dev);
+    }
+    if (g->ua_seen) {
+        ztpd_hmap_each(g->ua_seen, free_mac, NULL);
+        ztpd_hmap_free(g->ua_seen);
     }
     free(g);
 }

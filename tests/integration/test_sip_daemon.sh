@@ -70,7 +70,8 @@ expect_status 404 "lookup of an IPv6 nobody uses (parsed as IP, not found)"
 P2=$(free_port)
 check "TCP REGISTER 1002 with digest -> 200" \
     register register_auth.xml 1002 s3cret-1002 "$P2" "$P2" 3600 "Yealink SIP-T46S 66.86.0.15 80:5e:c0:11:22:33" -t t1
-check "1002 over tcp with mac_source sip_registration" test "$(ext_field 1002 '(j[0]["transport"], j[0]["mac_address"], j[0]["mac_source"], j[0]["vendor"])')" = "('tcp', '805ec0112233', 'sip_registration', None)"
+check "1002 over tcp with mac_source sip_registration" test "$(ext_field 1002 '(j[0]["transport"], j[0]["mac_address"], j[0]["mac_source"])')" = "('tcp', '805ec0112233', 'sip_registration')"
+check "vendor and model of an unprovisioned phone read from its SIP User-Agent" test "$(ext_field 1002 '(j[0]["vendor"], j[0]["model"])')" = "('yealink', 't46s')"
 req GET /api/phone-lookup/80-5E-C0-11-22-33
 check "lookup of a SIP-only MAC: registered, not provisioned, not matched" test "$(json '(j["registered_phone"]["extension_number"], j["provisioned_device"], j["correlation"]["matched"])')" = "('1002', None, False)"
 
