@@ -2,7 +2,8 @@
  * A nonce is "<8 hex: issue time><32 hex: HMAC-SHA256(secret, time ":" realm) truncated>", so no
  * nonce table is kept; the secret is random per process, so a restart simply re-challenges.
  * A replay inside the nonce lifetime is accepted (nc is not tracked), as Kamailio does with
- * nonce_count off. OpenSSL only; no libre types. */
+ * nonce_count off. OpenSSL only; no libre types. An issuer keeps one keyed HMAC context, so
+ * it belongs to one thread (the event loop). */
 #ifndef ZTPD_SIP_DIGEST_H
 #define ZTPD_SIP_DIGEST_H
 

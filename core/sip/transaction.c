@@ -6,18 +6,24 @@
 
 #include "sip/transaction.h"
 #include "util/error.h"
-#include "util/hmap.h"
 
 #define KEY_MAX (ZTPD_SIP_S_TOKEN * 3 + 64)
+#define MIN_BUCKETS 256
 
-/* A completed server transaction: kept in insertion order, which is also expiry order since
- * every entry lives the same Timer J span. */
+/* A completed UDP server transaction: only what a replay needs, in one exact-size allocation
+ * (key bytes, then the response bytes; the destination is the retransmission's source). Kept in
+ * insertion order, which is also expiry order since every entry lives the same Timer J span, and
+ * chained in its hash bucket. At thousands of registrations per second Timer J holds hundreds of
+ * thousands of these, so no fixed-size key buffer and no second allocation for a map key. */
 struct strans {
-    struct strans *next;
+    struct strans *next;  /* FIFO, oldest first */
+    struct strans *hnext; /* bucket chain */
     uint64_t expires_ms;
-    char key[KEY_MAX];
-    size_t len;
-    char resp[];
+    uint64_t hash;
+    uint32_t len;   /* response bytes */
+    uint16_t klen;  /* key bytes */
+    uint8_t in_map; /* 0 once a newer entry with the same key replaced it */
+    char data[];    /* key, then response */
 };
 
 struct ctrans {
@@ -40,9 +46,11 @@ struct ztpd_sip_txns {
     ztpd_sip_send_fn send;
     void *send_arg;
     uint64_t t1, t2, f;
-    struct ztpd_hmap *server;
+    struct strans **buckets; /* power-of-two count; NULL until the first UDP reply */
+    size_t n_buckets;
+    uint64_t seed;
     struct strans *head, *tail;
-    size_t n_server;
+    size_t n_server; /* entries in the map (replaced ones excluded) */
     uv_timer_t sweep;
     struct ctrans *clients;
     size_t n_clients;
@@ -52,15 +60,90 @@ struct ztpd_sip_txns {
     void *done_arg;
 };
 
-/* RFC 3261 17.2.3: branch + sent-by + method; pre-3261 peers (no magic cookie) fall back to
- * Call-ID, CSeq and From tag. */
-static void server_key(const struct ztpd_sip_msg *m, char out[KEY_MAX])
+/* Appends a string to a key under construction, truncating at the buffer's end. */
+static size_t key_put(char *out, size_t at, const char *s)
 {
-    if (strncmp(m->via_branch, "z9hG4bK", 7) == 0)
-        snprintf(out, KEY_MAX, "%s|%s:%u|%s", m->via_branch, m->via_host, m->via_port,
-                 m->cseq_method);
-    else
-        snprintf(out, KEY_MAX, "%s|%u|%s|%s", m->call_id, m->cseq, m->from_tag, m->cseq_method);
+    size_t n = strlen(s);
+    if (n > KEY_MAX - 1 - at)
+        n = KEY_MAX - 1 - at;
+    memcpy(out + at, s, n);
+    return at + n;
+}
+
+static size_t key_num(char *out, size_t at, unsigned v)
+{
+    char d[16];
+    size_t i = sizeof d;
+    d[--i] = '\0';
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return key_put(out, at, d + i);
+}
+
+/* RFC 3261 17.2.3: branch + sent-by + method; pre-3261 peers (no magic cookie) fall back to
+ * Call-ID, CSeq and From tag. Built by hand rather than snprintf: this runs twice per request.
+ * Returns the key length (an over-long key is truncated, which only makes it match less). */
+static size_t server_key(const struct ztpd_sip_msg *m, char out[KEY_MAX])
+{
+    size_t n;
+    if (strncmp(m->via_branch, "z9hG4bK", 7) == 0) {
+        n = key_put(out, 0, m->via_branch);
+        n = key_put(out, n, "|");
+        n = key_put(out, n, m->via_host);
+        n = key_put(out, n, ":");
+        n = key_num(out, n, m->via_port);
+    } else {
+        n = key_put(out, 0, m->call_id);
+        n = key_put(out, n, "|");
+        n = key_num(out, n, m->cseq);
+        n = key_put(out, n, "|");
+        n = key_put(out, n, m->from_tag);
+    }
+    n = key_put(out, n, "|");
+    n = key_put(out, n, m->cseq_method);
+    out[n] = '\0';
+    return n;
+}
+
+/* FNV-1a from a per-table random basis, so bucket placement differs between processes. */
+static uint64_t key_hash(const struct ztpd_sip_txns *x, const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL ^ x->seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)k[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The bucket link pointing at the entry with this key, or at the chain's terminating NULL. */
+static struct strans **bucket_find(struct ztpd_sip_txns *x, uint64_t h, const char *k, size_t n)
+{
+    struct strans **pp = &x->buckets[h & (x->n_buckets - 1)];
+    while (*pp && !((*pp)->hash == h && (*pp)->klen == n && memcmp((*pp)->data, k, n) == 0))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+/* Rehashes into n buckets (a power of two); on allocation failure the old table stays. */
+static void buckets_resize(struct ztpd_sip_txns *x, size_t n)
+{
+    struct strans **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;
+    for (size_t i = 0; i < x->n_buckets; i++) {
+        struct strans *s = x->buckets[i];
+        while (s) {
+            struct strans *next = s->hnext;
+            s->hnext = nb[s->hash & (n - 1)];
+            nb[s->hash & (n - 1)] = s;
+            s = next;
+        }
+    }
+    free(x->buckets);
+    x->buckets = nb;
+    x->n_buckets = n;
 }
 
 static void sweep_server(struct ztpd_sip_txns *x, uint64_t now)
@@ -70,10 +153,21 @@ static void sweep_server(struct ztpd_sip_txns *x, uint64_t now)
         x->head = s->next;
         if (!x->head)
             x->tail = NULL;
-        if (ztpd_hmap_get(x->server, s->key) == s)
-            ztpd_hmap_remove(x->server, s->key);
-        x->n_server--;
+        if (s->in_map) {
+            struct strans **pp = &x->buckets[s->hash & (x->n_buckets - 1)];
+            while (*pp != s)
+                pp = &(*pp)->hnext;
+            *pp = s->hnext;
+            x->n_server--;
+        }
         free(s);
+    }
+    /* Give the bucket array back after a burst: shrink when a quarter full or less. */
+    if (x->n_buckets > MIN_BUCKETS && x->n_server < x->n_buckets / 4) {
+        size_t n = x->n_buckets;
+        while (n > MIN_BUCKETS && x->n_server < n / 4)
+            n /= 2;
+        buckets_resize(x, n);
     }
 }
 
@@ -88,16 +182,14 @@ int ztpd_sip_txns_new(struct ztpd_sip_txns **out, uv_loop_t *loop, ztpd_sip_send
     struct ztpd_sip_txns *x = calloc(1, sizeof *x);
     if (!x)
         return ZTPD_ENOMEM;
-    if (ztpd_hmap_new(&x->server) != 0) {
-        free(x);
-        return ZTPD_ENOMEM;
-    }
     x->loop = loop;
     x->send = send;
     x->send_arg = arg;
     x->t1 = 500;
     x->t2 = 4000;
     x->f = 64 * 500;
+    /* Not a secret: only spreads buckets differently per process. */
+    x->seed = (uint64_t)(uintptr_t)x ^ ((uint64_t)uv_hrtime() << 17);
     uv_timer_init(loop, &x->sweep);
     x->sweep.data = x;
     x->open_handles = 1;
@@ -117,17 +209,20 @@ void ztpd_sip_txns_set_timers(struct ztpd_sip_txns *x, uint64_t t1, uint64_t t2,
 int ztpd_sip_txn_server_replay(struct ztpd_sip_txns *x, const struct ztpd_sip_msg *req,
                                const struct ztpd_sip_peer *from)
 {
+    if (!x->n_server || from->proto != ZTPD_SIP_UDP)
+        return 0;
     if (req->is_request && strcmp(req->method, "ACK") == 0)
         return 0;
     char key[KEY_MAX];
-    server_key(req, key);
-    struct strans *s = ztpd_hmap_get(x->server, key);
+    size_t kl = server_key(req, key);
+    uint64_t h = key_hash(x, key, kl);
+    struct strans *s = *bucket_find(x, h, key, kl);
     if (!s)
         return 0;
-    sweep_server(x, uv_now(x->loop));
-    if (!(s = ztpd_hmap_get(x->server, key)))
+    /* An entry past Timer J whose sweep has not run yet is gone already. */
+    if (s->expires_ms <= uv_now(x->loop))
         return 0;
-    x->send(from, s->resp, s->len, x->send_arg);
+    x->send(from, s->data + s->klen, s->len, x->send_arg);
     return 1;
 }
 
@@ -135,29 +230,45 @@ int ztpd_sip_txn_server_reply(struct ztpd_sip_txns *x, const struct ztpd_sip_msg
                               const struct ztpd_sip_peer *from, const char *resp, size_t len)
 {
     int rc = x->send(from, resp, len, x->send_arg);
-    /* Timer J is zero on reliable transports: nothing to absorb there. */
-    if (from->proto != ZTPD_SIP_UDP || x->closing)
+    /* Timer J is zero on reliable transports: nothing to absorb there, so nothing is kept. */
+    if (from->proto != ZTPD_SIP_UDP || x->closing || len > UINT32_MAX)
         return rc;
-    struct strans *s = malloc(sizeof *s + len);
+    char key[KEY_MAX];
+    size_t kl = server_key(req, key);
+    if (!x->buckets) {
+        if (!(x->buckets = calloc(MIN_BUCKETS, sizeof *x->buckets)))
+            return rc;
+        x->n_buckets = MIN_BUCKETS;
+    }
+    struct strans *s = malloc(sizeof *s + kl + len);
     if (!s)
         return rc;
-    server_key(req, s->key);
-    memcpy(s->resp, resp, len);
-    s->len = len;
+    memcpy(s->data, key, kl);
+    memcpy(s->data + kl, resp, len);
+    s->klen = (uint16_t)kl;
+    s->len = (uint32_t)len;
+    s->hash = key_hash(x, key, kl);
     s->next = NULL;
     s->expires_ms = uv_now(x->loop) + x->f;
-    void *old = NULL;
-    if (ztpd_hmap_put(x->server, s->key, s, &old) != 0) {
-        free(s);
-        return rc;
+    s->in_map = 1;
+    struct strans **pp = bucket_find(x, s->hash, key, kl);
+    if (*pp) {
+        /* The replaced entry stays in the FIFO until it expires; only the map forgets it. */
+        struct strans *old = *pp;
+        *pp = old->hnext;
+        old->in_map = 0;
+        x->n_server--;
     }
-    /* A replaced entry stays in the FIFO until it expires; the sweep skips it in the map. */
+    struct strans **b = &x->buckets[s->hash & (x->n_buckets - 1)];
+    s->hnext = *b;
+    *b = s;
     if (x->tail)
         x->tail->next = s;
     else
         x->head = s;
     x->tail = s;
-    x->n_server++;
+    if (++x->n_server > x->n_buckets)
+        buckets_resize(x, x->n_buckets * 2);
     return rc;
 }
 
@@ -279,7 +390,7 @@ int ztpd_sip_txn_client_response(struct ztpd_sip_txns *x, const struct ztpd_sip_
 
 size_t ztpd_sip_txns_server_count(const struct ztpd_sip_txns *x)
 {
-    return ztpd_hmap_count(x->server);
+    return x->n_server;
 }
 
 size_t ztpd_sip_txns_client_count(const struct ztpd_sip_txns *x)
@@ -314,7 +425,9 @@ void ztpd_sip_txns_close(struct ztpd_sip_txns *x, void (*done)(void *arg), void 
         free(s);
     }
     x->tail = NULL;
-    ztpd_hmap_free(x->server);
-    x->server = NULL;
+    free(x->buckets);
+    x->buckets = NULL;
+    x->n_buckets = 0;
+    x->n_server = 0;
     uv_close((uv_handle_t *)&x->sweep, sweep_closed);
 }

@@ -233,6 +233,11 @@ int ztpd_sip_transport_new(struct ztpd_sip_transport **out, uv_loop_t *loop, con
             int bl = sizeof b;
             uv_udp_getsockname(&t->udp, (struct sockaddr *)&b, &bl);
             bound_port = ntohs(((struct sockaddr_in *)&b)->sin_port);
+            /* One loop thread reads every datagram: a short stall (a sweep, a burst of phones
+             * after a power cut) must queue requests, not drop them into T1 retransmissions.
+             * Best effort: the kernel caps this at net.core.rmem_max. */
+            int rcvbuf = 4 << 20;
+            uv_recv_buffer_size((uv_handle_t *)&t->udp, &rcvbuf);
             rc = uv_udp_recv_start(&t->udp, alloc_cb, udp_recv);
         }
     }
