@@ -14,16 +14,16 @@
 
 #define MOD "api"
 
-static json_t *extension_json(struct ztpd_app *app, const struct ztpd_extension_rec *e)
+/* devices: the extension's device count (computed by the caller, so that a list costs one
+ * pass over the devices, not one per extension). */
+static json_t *extension_json(const struct ztpd_extension_rec *e, size_t devices)
 {
     char t[32];
     json_t *o = json_object();
     json_object_set_new(o, "number", json_string(e->number));
     json_object_set_new(o, "name", json_string(e->name));
     json_object_set_new(o, "has_password", json_boolean(e->password[0] != '\0'));
-    json_object_set_new(
-        o, "devices",
-        json_integer((json_int_t)ztpd_registry_devices_for_extension(app->reg, e->number)));
+    json_object_set_new(o, "devices", json_integer((json_int_t)devices));
     ztpd_time_iso(e->created_at, t);
     json_object_set_new(o, "created_at", e->created_at ? json_string(t) : json_null());
     ztpd_time_iso(e->updated_at, t);
@@ -39,9 +39,16 @@ static void list_extensions(struct ztpd_http_req *req, const struct ztpd_route_m
         return;
     size_t n;
     const struct ztpd_extension_rec **all = ztpd_registry_extensions(app->reg, &n);
+    size_t *counts = all ? ztpd_registry_count_devices(app->reg, all, n) : NULL;
+    if (!counts) {
+        free(all);
+        api_error(req, 503, NULL, "out of memory");
+        return;
+    }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, extension_json(app, all[i]));
+        json_array_append_new(arr, extension_json(all[i], counts[i]));
+    free(counts);
     free(all);
     api_json(req, 200, arr);
 }
@@ -79,7 +86,9 @@ static void extension_saved(struct api_write *w)
     LOG_I(MOD, "extension %s %s", w->ext.number, created ? "created" : "updated");
     json_t *o = json_object();
     json_object_set_new(o, "success", json_true());
-    json_object_set_new(o, "extension", extension_json(app, &w->ext));
+    json_object_set_new(
+        o, "extension",
+        extension_json(&w->ext, ztpd_registry_devices_for_extension(app->reg, w->ext.number)));
     json_object_set_new(o, "message",
                         json_string(created ? "Extension created" : "Extension updated"));
     api_json(w->req, created ? 201 : 200, o);

@@ -12,9 +12,6 @@
 struct ztpd_registry {
     struct ztpd_hmap *devices;    /* mac -> struct ztpd_device_rec* */
     struct ztpd_hmap *extensions; /* number -> struct ztpd_extension_rec* */
-    /* number -> size_t*: devices per extension, kept on every device change so that listing
-     * N extensions with their device counts is O(N), not O(N x devices). */
-    struct ztpd_hmap *ext_devices;
     uint64_t generation;
 };
 
@@ -23,10 +20,8 @@ int ztpd_registry_new(struct ztpd_registry **out)
     struct ztpd_registry *r = calloc(1, sizeof *r);
     if (!r)
         return ZTPD_ENOMEM;
-    if (ztpd_hmap_new(&r->devices) || ztpd_hmap_new(&r->extensions) ||
-        ztpd_hmap_new(&r->ext_devices)) {
+    if (ztpd_hmap_new(&r->devices) || ztpd_hmap_new(&r->extensions)) {
         ztpd_hmap_free(r->devices);
-        ztpd_hmap_free(r->extensions);
         free(r);
         return ZTPD_ENOMEM;
     }
@@ -47,10 +42,8 @@ void ztpd_registry_free(struct ztpd_registry *r)
         return;
     ztpd_hmap_each(r->devices, free_value, NULL);
     ztpd_hmap_each(r->extensions, free_value, NULL);
-    ztpd_hmap_each(r->ext_devices, free_value, NULL);
     ztpd_hmap_free(r->devices);
     ztpd_hmap_free(r->extensions);
-    ztpd_hmap_free(r->ext_devices);
     free(r);
 }
 
@@ -82,45 +75,17 @@ const struct ztpd_device_rec *ztpd_registry_device(const struct ztpd_registry *r
     return ztpd_hmap_get(r->devices, mac);
 }
 
-/* Reserves a counter slot for number (count unchanged), so that the later increment cannot
- * fail. Returns the counter or NULL when out of memory. */
-static size_t *ext_counter(struct ztpd_registry *r, const char *number)
-{
-    size_t *n = ztpd_hmap_get(r->ext_devices, number);
-    if (n)
-        return n;
-    n = calloc(1, sizeof *n);
-    if (!n || ztpd_hmap_put(r->ext_devices, number, n, NULL)) {
-        free(n);
-        return NULL;
-    }
-    return n;
-}
-
-static void ext_uncount(struct ztpd_registry *r, const char *number)
-{
-    size_t *n = ztpd_hmap_get(r->ext_devices, number);
-    if (n && --*n == 0)
-        free(ztpd_hmap_remove(r->ext_devices, number));
-}
-
 int ztpd_registry_device_put(struct ztpd_registry *r, const struct ztpd_device_rec *d)
 {
     struct ztpd_device_rec *copy = malloc(sizeof *copy);
     if (!copy)
         return ZTPD_ENOMEM;
     *copy = *d;
-    size_t *count = ext_counter(r, copy->extension);
     void *old = NULL;
-    if (!count || ztpd_hmap_put(r->devices, copy->mac, copy, &old)) {
-        if (count && *count == 0)
-            free(ztpd_hmap_remove(r->ext_devices, copy->extension));
+    if (ztpd_hmap_put(r->devices, copy->mac, copy, &old)) {
         free(copy);
         return ZTPD_ENOMEM;
     }
-    ++*count;
-    if (old)
-        ext_uncount(r, ((struct ztpd_device_rec *)old)->extension);
     free(old);
     r->generation++;
     return 0;
@@ -128,10 +93,9 @@ int ztpd_registry_device_put(struct ztpd_registry *r, const struct ztpd_device_r
 
 int ztpd_registry_device_remove(struct ztpd_registry *r, const char *mac)
 {
-    struct ztpd_device_rec *old = ztpd_hmap_remove(r->devices, mac);
+    void *old = ztpd_hmap_remove(r->devices, mac);
     if (!old)
         return ZTPD_ENOENT;
-    ext_uncount(r, old->extension);
     free(old);
     r->generation++;
     return 0;
@@ -194,10 +158,60 @@ const struct ztpd_device_rec **ztpd_registry_devices(const struct ztpd_registry 
     return (const struct ztpd_device_rec **)sorted(r->devices, n, cmp_device);
 }
 
+struct ext_count {
+    const char *number;
+    size_t n;
+};
+
+static void count_ext(const char *key, void *value, void *arg)
+{
+    struct ext_count *c = arg;
+    const struct ztpd_device_rec *d = value;
+    (void)key;
+    if (strcmp(d->extension, c->number) == 0)
+        c->n++;
+}
+
 size_t ztpd_registry_devices_for_extension(const struct ztpd_registry *r, const char *number)
 {
-    const size_t *n = ztpd_hmap_get(r->ext_devices, number);
-    return n ? *n : 0;
+    struct ext_count c = {number, 0};
+    ztpd_hmap_each(r->devices, count_ext, &c);
+    return c.n;
+}
+
+struct ext_counts {
+    struct ztpd_hmap *index; /* number -> size_t* into the counts array */
+};
+
+static void count_into(const char *key, void *value, void *arg)
+{
+    struct ext_counts *c = arg;
+    const struct ztpd_device_rec *d = value;
+    (void)key;
+    size_t *n = ztpd_hmap_get(c->index, d->extension);
+    if (n)
+        ++*n;
+}
+
+size_t *ztpd_registry_count_devices(const struct ztpd_registry *r,
+                                    const struct ztpd_extension_rec *const *exts, size_t n)
+{
+    size_t *counts = calloc(n ? n : 1, sizeof *counts);
+    struct ext_counts c = {NULL};
+    if (!counts || ztpd_hmap_new(&c.index)) {
+        free(counts);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ztpd_hmap_put(c.index, exts[i]->number, &counts[i], NULL)) {
+            ztpd_hmap_free(c.index);
+            free(counts);
+            return NULL;
+        }
+    }
+    ztpd_hmap_each(r->devices, count_into, &c);
+    ztpd_hmap_free(c.index);
+    return counts;
 }
 
 size_t ztpd_registry_device_count(const struct ztpd_registry *r)

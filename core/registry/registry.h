@@ -31,8 +31,12 @@ int ztpd_registry_device_remove(struct ztpd_registry *r, const char *mac);
 void ztpd_registry_device_touch(struct ztpd_registry *r, const char *mac, int64_t at);
 /* All devices sorted by MAC: a new array of pointers the caller frees (not the records). */
 const struct ztpd_device_rec **ztpd_registry_devices(const struct ztpd_registry *r, size_t *n);
-/* Number of devices using an extension. */
+/* Number of devices using an extension (one pass over all devices). */
 size_t ztpd_registry_devices_for_extension(const struct ztpd_registry *r, const char *number);
+/* Devices per extension for each of exts[0..n), in one pass over the devices: counts[i] is for
+ * exts[i]. Returns a calloc'd array the caller frees, or NULL when out of memory. */
+size_t *ztpd_registry_count_devices(const struct ztpd_registry *r,
+                                    const struct ztpd_extension_rec *const *exts, size_t n);
 size_t ztpd_registry_device_count(const struct ztpd_registry *r);
 
 /* Extension lookup by number, or NULL. */

@@ -113,6 +113,19 @@ static void test_registry_extension_counts(void **state)
     assert_int_equal(ztpd_registry_devices_for_extension(r, "3000"), 0);
     assert_int_equal(ztpd_registry_devices_for_extension(r, "9999"), 0);
     assert_int_equal(ztpd_registry_device_count(r), 999);
+    /* The one-pass count the extension list uses agrees, unknown numbers included. */
+    struct ztpd_extension_rec e[3];
+    memset(e, 0, sizeof e);
+    snprintf(e[0].number, sizeof e[0].number, "2000");
+    snprintf(e[1].number, sizeof e[1].number, "2005");
+    snprintf(e[2].number, sizeof e[2].number, "9999");
+    const struct ztpd_extension_rec *exts[3] = {&e[0], &e[1], &e[2]};
+    size_t *counts = ztpd_registry_count_devices(r, exts, 3);
+    assert_non_null(counts);
+    assert_int_equal(counts[0], 99);
+    assert_int_equal(counts[1], 100);
+    assert_int_equal(counts[2], 0);
+    free(counts);
     ztpd_registry_free(r);
 }
 
