@@ -300,18 +300,6 @@ int64_t pg_now(void)
     return (int64_t)time(NULL);
 }
 
-int pg_valid_mac(const char *mac)
-{
-    if (!mac)
-        return 0;
-    for (int i = 0; i < 12; i++) {
-        char c = mac[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return mac[12] == '\0';
-}
-
 /* --- open, close, optional functions --- */
 
 static void pg_close(void *h)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/mac.h"
 #include "ztpd/storage.h"
 
 #pragma GCC visibility push(hidden)
@@ -102,9 +103,6 @@ int64_t pg_col_int(const PGresult *res, int row, int col);
 #define PG_COL(res, row, col, field) pg_col_text(res, row, col, field, sizeof(field))
 
 int64_t pg_now(void);
-
-/* 1 when mac is 12 lowercase hex digits, the only form the ABI stores. */
-int pg_valid_mac(const char *mac);
 
 /* Schema (pg_schema.c). */
 int pg_migrate(void *h, int *version);

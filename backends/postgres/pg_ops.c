@@ -209,7 +209,7 @@ static void read_device(const PGresult *res, int row, struct ztpd_device_rec *d)
 int pg_device_put(void *h, const struct ztpd_device_rec *d, int mode)
 {
     struct pg *p = h;
-    if (!d || !pg_valid_mac(d->mac) || (mode != ZTPD_PUT_INSERT && mode != ZTPD_PUT_UPSERT))
+    if (!d || !backend_valid_mac(d->mac) || (mode != ZTPD_PUT_INSERT && mode != ZTPD_PUT_UPSERT))
         return ZTPD_STORAGE_EINVAL;
     struct pg_params pp = {0};
     PP_TEXT(&pp, d->mac);
@@ -356,7 +356,7 @@ int pg_device_put_many(void *h, const struct ztpd_device_rec *rows, size_t n, in
     if ((!rows && n) || (mode != ZTPD_PUT_INSERT && mode != ZTPD_PUT_UPSERT))
         return ZTPD_STORAGE_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (!pg_valid_mac(rows[i].mac)) {
+        if (!backend_valid_mac(rows[i].mac)) {
             *failed_index = i;
             return ZTPD_STORAGE_EINVAL;
         }
@@ -707,7 +707,7 @@ int pg_request_trim(void *h, size_t keep)
 
 int pg_discovered_upsert(void *h, const struct ztpd_discovered_rec *d)
 {
-    if (!d || !pg_valid_mac(d->mac))
+    if (!d || !backend_valid_mac(d->mac))
         return ZTPD_STORAGE_EINVAL;
     int64_t now = pg_now();
     struct pg_params pp = {0};

@@ -210,18 +210,6 @@ void sq_col_text(sqlite3_stmt *st, int idx, char *out, size_t cap)
     snprintf(out, cap, "%s", t ? (const char *)t : "");
 }
 
-int sq_valid_mac(const char *mac)
-{
-    if (!mac)
-        return 0;
-    for (int i = 0; i < 12; i++) {
-        char c = mac[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return mac[12] == '\0';
-}
-
 static void sq_close(void *h)
 {
     struct sq *q = h;

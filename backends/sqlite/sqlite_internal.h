@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/mac.h"
 #include "ztpd/storage.h"
 
 #pragma GCC visibility push(hidden)
@@ -92,9 +93,6 @@ void sq_col_text(sqlite3_stmt *st, int idx, char *out, size_t cap);
 #define SQ_BIND(st, idx, field) sq_bind_text(st, idx, field, sizeof(field))
 #define SQ_BIND_OPT(st, idx, field) sq_bind_text_opt(st, idx, field, sizeof(field))
 #define SQ_COL(st, idx, field) sq_col_text(st, idx, field, sizeof(field))
-
-/* 1 when mac is 12 lowercase hex digits, the only form the ABI stores. */
-int sq_valid_mac(const char *mac);
 
 /* Schema (sqlite_schema.c). */
 int sq_migrate(void *h, int *version);

@@ -127,7 +127,7 @@ int sq_device_put(void *h, const struct ztpd_device_rec *d, int mode)
 {
     struct sq *q = h;
     int status;
-    if (!d || !sq_valid_mac(d->mac) || (mode != ZTPD_PUT_INSERT && mode != ZTPD_PUT_UPSERT))
+    if (!d || !backend_valid_mac(d->mac) || (mode != ZTPD_PUT_INSERT && mode != ZTPD_PUT_UPSERT))
         return ZTPD_STORAGE_EINVAL;
     sqlite3_stmt *st =
         sq_stmt(q, mode == ZTPD_PUT_INSERT ? SQ_DEVICE_INSERT : SQ_DEVICE_UPSERT, &status);
@@ -155,7 +155,7 @@ int sq_device_put_many(void *h, const struct ztpd_device_rec *rows, size_t n, in
         return ZTPD_STORAGE_EINVAL;
     /* As the PostgreSQL backend: a bad MAC anywhere refuses the call before any write. */
     for (size_t i = 0; i < n; i++) {
-        if (!sq_valid_mac(rows[i].mac)) {
+        if (!backend_valid_mac(rows[i].mac)) {
             *failed_index = i;
             return ZTPD_STORAGE_EINVAL;
         }
@@ -545,7 +545,7 @@ int sq_discovered_upsert(void *h, const struct ztpd_discovered_rec *d)
 {
     struct sq *q = h;
     int status;
-    if (!d || !sq_valid_mac(d->mac))
+    if (!d || !backend_valid_mac(d->mac))
         return ZTPD_STORAGE_EINVAL;
     sqlite3_stmt *st = sq_stmt(q, SQ_DISC_UPSERT, &status);
     if (!st)
