@@ -21,8 +21,9 @@ struct ztpd_app {
     struct ztpd_router *router;
     struct ztpd_http_server *http;
     struct ztpd_provision *prov;
-    struct ztpd_sip_glue *sipg; /* NULL when sip.enabled is false */
-    char **tokens;              /* accepted API tokens (config or generated); owned */
+    struct ztpd_sip_glue *sipg;       /* NULL when sip.enabled is false */
+    struct ztpd_discovery *discovery; /* owned by core/provision/discovery.c */
+    char **tokens;                    /* accepted API tokens (config or generated); owned */
     size_t n_tokens;
     int64_t started_at;
     uint64_t requests_served;

@@ -42,9 +42,6 @@ struct ztpd_discovery {
     int stopping;
 };
 
-/* One daemon per process: the app has no slot for this module, so its state lives here. */
-static struct ztpd_discovery *g_disc;
-
 struct flush_op {
     struct ztpd_store_op op; /* first member: the store hands this pointer back */
     struct ztpd_discovery *d;
@@ -56,7 +53,7 @@ struct flush_op {
 
 static struct ztpd_discovery *state_of(const struct ztpd_app *app)
 {
-    return g_disc && g_disc->app == app ? g_disc : NULL;
+    return app ? app->discovery : NULL;
 }
 
 static void list_unlink(struct ztpd_discovery *d, struct entry *e)
@@ -371,7 +368,7 @@ void ztpd_discovery_free(struct ztpd_app *app)
     ztpd_hmap_free(d->map);
     free(d->dels);
     free(d);
-    g_disc = NULL;
+    app->discovery = NULL;
 }
 
 /* ---- startup ---- */
@@ -410,7 +407,7 @@ static int newest_first(const void *a, const void *b)
 
 int ztpd_discovery_start(struct ztpd_app *app, char *err, size_t errlen)
 {
-    if (g_disc) {
+    if (app->discovery) {
         snprintf(err, errlen, "discovery already started");
         return ZTPD_EEXIST;
     }
@@ -421,7 +418,7 @@ int ztpd_discovery_start(struct ztpd_app *app, char *err, size_t errlen)
         return ZTPD_ENOMEM;
     }
     d->app = app;
-    g_disc = d;
+    app->discovery = d;
 
     const struct ztpd_storage_backend *be = ztpd_store_backend(app->store);
     struct loaded l = {0};
