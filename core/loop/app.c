@@ -264,6 +264,17 @@ static int app_start(struct ztpd_app *app, const char *cfg_path)
     LOG_I(MOD, "ztpd %s starting with %s", ZTPD_VERSION, cfg->path);
     app->started_at = ztpd_time_now();
 
+    /* Every device record stores its provisioning URL in a fixed-size field: a format that
+     * cannot fit is a config error, not a silently cut URL. */
+    char url[1024];
+    ztpd_provision_config_url(app, "001565123456", url, sizeof url);
+    if (strlen(url) >= ZTPD_S_CONFIG_URL) {
+        snprintf(err, sizeof err,
+                 "%s: provisioning.url_format: the provisioning URL would be %zu bytes long "
+                 "(\"%.60s...\"); at most %d",
+                 cfg->path, strlen(url), url, ZTPD_S_CONFIG_URL - 1);
+        return fail(app, "config", err);
+    }
     long holder;
     rc = ztpd_app_lock(cfg->data_dir, &app->lock_fd, &holder, err, sizeof err);
     if (rc == ZTPD_EEXIST) {

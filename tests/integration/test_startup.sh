@@ -16,6 +16,9 @@ bad_config "unknown key" $'server:\n  name: x\n  colour: blue' "bad.yml:3: serve
 bad_config "bad port" $'http:\n  listen: "127.0.0.1:99999"' "bad.yml:2: http.listen"
 bad_config "wrong type" $'http:\n  max_connections: lots' "bad.yml:2: http.max_connections"
 bad_config "bad device MAC" $'provisioning:\n  devices:\n    - mac: "00:15:65"\n      extension: "1001"\n      vendor: yealink\n      model: t46s' "provisioning.devices"
+long_path=$(printf 'p%.0s' $(seq 1 200))
+bad_config "provisioning URL too long for a device record" "provisioning:
+  url_format: \"http://{{SERVER_IP}}:{{PORT}}/$long_path/{mac}.cfg\"" "provisioning.url_format: the provisioning URL would be"
 port=$(free_port)
 bad_config "unknown vendor in devices" "http:
   listen: \"127.0.0.1:$port\"

@@ -36,7 +36,8 @@
 
 #define ZTPD_STORAGE_ABI_MAJOR 1
 #define ZTPD_STORAGE_ABI_MINOR 1
-/* The first minor with today's record layouts (minor 1: ztpd_registration_rec.contact). Records
+/* The first minor with today's record layouts (minor 1: ztpd_registration_rec.contact, and
+ * ztpd_device_rec.config_url cut from 512 to ZTPD_S_CONFIG_URL bytes). Records
  * are passed by pointer, so a backend built for an older minor reads and writes them with the
  * wrong size: the loader refuses it. */
 #define ZTPD_STORAGE_RECORDS_MINOR 1
@@ -60,6 +61,9 @@ enum ztpd_storage_status {
 #define ZTPD_S_VENDOR 64
 #define ZTPD_S_IP 46
 #define ZTPD_S_URL 512
+/* A device's provisioning URL, derived from provisioning.url_format: the daemon refuses a
+ * format whose URL would not fit. Kept short because the registry holds one per device. */
+#define ZTPD_S_CONFIG_URL 192
 #define ZTPD_S_UA 256
 #define ZTPD_S_PATH 256
 #define ZTPD_S_SECRET 128
@@ -70,7 +74,7 @@ struct ztpd_device_rec {
     char extension[ZTPD_S_EXT];
     char vendor[ZTPD_S_VENDOR];
     char model[ZTPD_S_VENDOR];
-    char config_url[ZTPD_S_URL];
+    char config_url[ZTPD_S_CONFIG_URL];
     int64_t created_at;
     int64_t last_provisioned; /* 0 = never */
 };
