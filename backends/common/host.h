@@ -38,4 +38,17 @@ static inline const char *backend_host_config(const struct ztpd_storage_host *ho
     return host->config_get(host->ctx, key);
 }
 
+/* Defines the module's only export, which hands the daemon the descriptor `desc`. A host of
+ * another major would hand us a table we cannot read safely, so it gets NULL. */
+#define BACKEND_ENTRY_V1(desc)                                                                     \
+    __attribute__((visibility("default"))) const struct ztpd_storage_backend *                     \
+    ztpd_storage_entry_v1(const struct ztpd_storage_host *host);                                   \
+    __attribute__((visibility("default"))) const struct ztpd_storage_backend *                     \
+    ztpd_storage_entry_v1(const struct ztpd_storage_host *host)                                    \
+    {                                                                                              \
+        if (!host || host->abi_major != ZTPD_STORAGE_ABI_MAJOR)                                    \
+            return NULL;                                                                           \
+        return &(desc);                                                                            \
+    }
+
 #endif

@@ -440,15 +440,4 @@ static const struct ztpd_storage_backend postgres_backend = {
     .schema_info = pg_schema_info,
 };
 
-__attribute__((visibility("default"))) const struct ztpd_storage_backend *
-ztpd_storage_entry_v1(const struct ztpd_storage_host *host);
-
-/* The module's only export: hands the daemon this backend's descriptor. */
-__attribute__((visibility("default"))) const struct ztpd_storage_backend *
-ztpd_storage_entry_v1(const struct ztpd_storage_host *host)
-{
-    /* A host of another major would hand us a table we cannot read safely. */
-    if (!host || host->abi_major != ZTPD_STORAGE_ABI_MAJOR)
-        return NULL;
-    return &postgres_backend;
-}
+BACKEND_ENTRY_V1(postgres_backend)
