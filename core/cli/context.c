@@ -314,3 +314,17 @@ char *cli_read_file(const char *path, size_t *len)
     *len = n;
     return buf;
 }
+
+json_t *cli_api_get_array(struct cli_ctx *c, const char *path, int timeout_ms)
+{
+    int status;
+    json_t *j = NULL;
+    if (cli_api(c, "GET", path, NULL, 0, timeout_ms, &status, &j))
+        return NULL;
+    if (status != 200 || !json_is_array(j)) {
+        cli_api_error(c, status, j);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}

@@ -76,6 +76,10 @@ int cli_api(struct cli_ctx *c, const char *method, const char *path, const char 
 /* Prints an API error answer: its "error" and "field" (or the status alone). */
 void cli_api_error(struct cli_ctx *c, int status, json_t *json);
 
+/* GETs path and returns its JSON array (new reference, the caller's), or NULL after printing
+ * why (unreachable daemon, an error answer, or a body that is not an array). */
+json_t *cli_api_get_array(struct cli_ctx *c, const char *path, int timeout_ms);
+
 /* Reads a whole file (path "-" = stdin). Returns a malloc'd NUL-terminated buffer, or NULL
  * after printing why. */
 char *cli_read_file(const char *path, size_t *len);

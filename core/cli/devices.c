@@ -66,16 +66,7 @@ static json_t *fetch_devices(struct cli_ctx *c)
         free(all);
         return arr;
     }
-    int status;
-    json_t *j = NULL;
-    if (cli_api(c, "GET", "/api/provisioning/devices", NULL, 0, TIMEOUT_MS, &status, &j))
-        return NULL;
-    if (status != 200 || !json_is_array(j)) {
-        cli_api_error(c, status, j);
-        json_decref(j);
-        return NULL;
-    }
-    return j;
+    return cli_api_get_array(c, "/api/provisioning/devices", TIMEOUT_MS);
 }
 
 /* Config, then the API's address or the offline store. */

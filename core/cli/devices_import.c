@@ -139,17 +139,11 @@ static int fetch_inventory(struct cli_ctx *c)
 {
     if (ztpd_registry_new(&c->app.reg))
         return CLI_FAIL;
-    int status;
-    json_t *arr = NULL;
     size_t i;
     json_t *v;
-    if (cli_api(c, "GET", "/api/extensions", NULL, 0, FETCH_TIMEOUT_MS, &status, &arr))
+    json_t *arr = cli_api_get_array(c, "/api/extensions", FETCH_TIMEOUT_MS);
+    if (!arr)
         return CLI_FAIL;
-    if (status != 200 || !json_is_array(arr)) {
-        cli_api_error(c, status, arr);
-        json_decref(arr);
-        return CLI_FAIL;
-    }
     json_array_foreach(arr, i, v)
     {
         struct ztpd_extension_rec e;
@@ -158,14 +152,8 @@ static int fetch_inventory(struct cli_ctx *c)
         ztpd_registry_extension_put(c->app.reg, &e);
     }
     json_decref(arr);
-    arr = NULL;
-    if (cli_api(c, "GET", "/api/provisioning/devices", NULL, 0, FETCH_TIMEOUT_MS, &status, &arr))
+    if (!(arr = cli_api_get_array(c, "/api/provisioning/devices", FETCH_TIMEOUT_MS)))
         return CLI_FAIL;
-    if (status != 200 || !json_is_array(arr)) {
-        cli_api_error(c, status, arr);
-        json_decref(arr);
-        return CLI_FAIL;
-    }
     json_array_foreach(arr, i, v)
     {
         struct ztpd_device_rec d;
