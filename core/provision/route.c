@@ -155,7 +155,9 @@ static void handle(struct ztpd_provision *p, struct ztpd_http_req *req)
     }
     const char *name = strrchr(req->path, '/');
     name = name ? name + 1 : req->path;
-    struct target t;
+    /* Zeroed before anything reads it: an empty last segment ("/", "/provision/") skips
+     * resolve(), and the answer and the request log must then name no MAC at all. */
+    struct target t = {0};
     int rc = *name ? resolve(app, name, &t) : 404;
     if (rc == -1) {
         LOG_I(MOD, "%s: unknown MAC %s requested %s", req->peer_ip, t.m.mac, req->path);
@@ -238,7 +240,7 @@ int ztpd_provision_root(struct ztpd_provision *p, struct ztpd_http_req *req)
 static int upload_body_allowed(const struct ztpd_http_req *req, void *arg)
 {
     struct ztpd_app *app = ztpd_provision_app(arg);
-    struct target t;
+    struct target t = {0};
     const char *name = strrchr(req->path, '/');
     name = name ? name + 1 : req->path;
     return path_is_safe(req) && *name && resolve(app, name, &t) == 0 && t.f->upload;
