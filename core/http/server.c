@@ -562,6 +562,9 @@ static int prepare_head(struct ztpd_http_conn *c)
     r->body = "";
     r->body_len = 0;
     r->peer_ip = c->peer_ip;
+    r->client_ip = c->peer_ip;
+    r->tls = 0;
+    r->client_cert_subject = NULL;
     r->keep_alive = 0;
     return 0;
 }

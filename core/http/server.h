@@ -30,7 +30,12 @@ struct ztpd_http_req {
     size_t n_headers;
     const char *body; /* NUL-terminated for convenience; body_len excludes it */
     size_t body_len;
-    const char *peer_ip;
+    const char *peer_ip;   /* the TCP peer */
+    const char *client_ip; /* the client: peer_ip, or the forwarded address when peer_ip is
+                              one of http.trusted_proxies; use it for bans, logs, policies */
+    int tls;               /* 1 when the request came over HTTPS */
+    /* Subject CN of a client certificate that verified against http.tls.client_ca, or NULL. */
+    const char *client_cert_subject;
     int keep_alive;
 };
 
