@@ -53,6 +53,8 @@ struct ztpd_http_conn {
     uv_shutdown_t shutdown;
     int busy;     /* a request is with the handler */
     int shutting; /* last answer queued: FIN follows the written bytes, then close */
+    int peer_eof;  /* the client closed its side */
+    int shut_done; /* our FIN is out */
     int closing;  /* uv_close issued */
     int reading;
     int handles; /* open libuv handles; freed when 0 and not busy */
@@ -79,6 +81,7 @@ struct ztpd_http_server {
 static void conn_close(struct ztpd_http_conn *c);
 static void conn_process(struct ztpd_http_conn *c);
 static void conn_finish(struct ztpd_http_conn *c);
+static void timer_cb_linger(uv_timer_t *t);
 
 const char *ztpd_http_reason(int status)
 {
@@ -437,31 +440,45 @@ static void conn_close(struct ztpd_http_conn *c)
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
 }
 
-static void shutdown_cb(uv_shutdown_t *req, int status)
+/* How long a finished connection keeps reading (and dropping) what the client still sends. */
+#define LINGER_MS 5000
+
+static void timer_cb_linger(uv_timer_t *t)
 {
-    (void)status;
-    conn_close(req->data);
+    conn_close(t->data);
 }
 
-/* Ends the connection after the queued answer: uv_close alone may cancel a write that has not
- * left yet, while shutdown sends FIN only after every queued byte. */
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct ztpd_http_conn *c = req->data;
+    /* FIN is out after the answer; the close follows once the peer has finished sending (EOF in
+     * read_cb) or the linger timer fires. A failed shutdown ends the connection now. */
+    c->shut_done = 1;
+    if (status < 0 || c->peer_eof)
+        conn_close(c);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+/* Ends the connection after the queued answer, with a lingering close: shutdown sends FIN only
+ * after every queued byte, and the rest of a request body the client is still sending (a 413 for
+ * a large upload) is read and dropped for a moment, because closing a socket with unread input
+ * makes the kernel answer with RST, and the client then loses the answer it had not read yet. */
 static void conn_finish(struct ztpd_http_conn *c)
 {
     if (c->closing || c->shutting)
         return;
-    /* Everything already reached the kernel: close() sends FIN after it, no shutdown needed. */
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+    c->shutting = 1;
+    c->in_len = 0;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
         conn_close(c);
         return;
     }
-    c->shutting = 1;
-    uv_timer_stop(&c->timer);
-    if (c->reading)
-        uv_read_stop((uv_stream_t *)&c->tcp);
-    c->reading = 0;
-    c->shutdown.data = c;
-    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) < 0)
-        conn_close(c);
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+    uv_timer_start(&c->timer, timer_cb_linger, LINGER_MS, 0);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -503,12 +520,20 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        /* Peer closed or failed: a busy request keeps the memory until it is answered. */
-        conn_close(c);
+        /* Peer closed or failed: a busy request keeps the memory until it is answered. While
+         * the answer is still being flushed (shutting), the close waits for shutdown_cb. */
+        c->peer_eof = 1;
+        if (!c->shutting || c->shut_done)
+            conn_close(c);
         return;
     }
     if (nread == 0)
         return;
+    if (c->shutting) {
+        /* Lingering close: what the client still sends is dropped. */
+        c->in_len = 0;
+        return;
+    }
     c->in_len += (size_t)nread;
     conn_process(c);
 }
