@@ -449,26 +449,7 @@ static void bulk_create(struct ztpd_http_req *req, const struct ztpd_route_match
  * authenticated client may make us buffer BULK_MAX_BODY bytes. Compares in constant time. */
 static int bulk_body_allowed(const struct ztpd_http_req *req, void *arg)
 {
-    const struct ztpd_app *app = arg;
-    const char *h = ztpd_http_header(req, "authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
-    const char *tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t len = strlen(tok);
-    while (len && tok[len - 1] == ' ')
-        len--;
-    int ok = 0;
-    for (size_t i = 0; i < app->n_tokens; i++) {
-        const char *t = app->tokens[i];
-        size_t tl = strlen(t);
-        unsigned char diff = (unsigned char)(tl != len);
-        for (size_t k = 0; k < tl; k++)
-            diff |= (unsigned char)(t[k] ^ (k < len ? tok[k] : 0));
-        ok |= diff == 0;
-    }
-    return ok;
+    return api_token_check(arg, req) == 1;
 }
 
 int api_bulk_routes(struct ztpd_app *app, struct ztpd_router *r)

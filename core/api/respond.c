@@ -79,28 +79,44 @@ static int token_equal(const char *a, size_t alen, const char *b)
     return diff == 0;
 }
 
+int api_token_check(const struct ztpd_app *app, const struct ztpd_http_req *req)
+{
+    const char *h = NULL;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if (strcmp(req->headers[i].name, "authorization") != 0)
+            continue;
+        /* Two credentials in one request: which one a proxy checked is unknowable. */
+        if (h)
+            return -1;
+        h = req->headers[i].value;
+    }
+    if (!h)
+        return 0;
+    if (strncasecmp(h, "Bearer ", 7) != 0)
+        return -2;
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ')
+        len--;
+    int ok = 0;
+    for (size_t i = 0; i < app->n_tokens; i++)
+        ok |= token_equal(tok, len, app->tokens[i]);
+    return ok ? 1 : -2;
+}
+
 int api_authorized(struct ztpd_app *app, struct ztpd_http_req *req)
 {
-    const char *h = ztpd_http_header(req, "authorization");
-    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
-        const char *tok = h + 7;
-        while (*tok == ' ')
-            tok++;
-        size_t len = strlen(tok);
-        while (len && tok[len - 1] == ' ')
-            len--;
-        int ok = 0;
-        for (size_t i = 0; i < app->n_tokens; i++)
-            ok |= token_equal(tok, len, app->tokens[i]);
-        if (ok)
-            return 1;
-    }
+    int r = api_token_check(app, req);
+    if (r == 1)
+        return 1;
+    const char *why = r == 0    ? "authentication required: send 'Authorization: Bearer <token>'"
+                      : r == -1 ? "more than one Authorization header"
+                                : "invalid API token";
     json_t *o = json_object();
     json_object_set_new(o, "success", json_false());
-    json_object_set_new(o, "error",
-                        json_string(h ? "invalid API token"
-                                      : "authentication required: send "
-                                        "'Authorization: Bearer <token>'"));
+    json_object_set_new(o, "error", json_string(why));
     json_object_set_new(o, "field", json_string("Authorization"));
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);

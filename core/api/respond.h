@@ -19,6 +19,9 @@ void api_ok(struct ztpd_http_req *req, int status, const char *message);
 json_t *api_body_object(struct ztpd_http_req *req);
 /* Answers 401 and returns 0 unless the request carries a valid bearer token. */
 int api_authorized(struct ztpd_app *app, struct ztpd_http_req *req);
+/* Checks the request's bearer token without answering: 1 valid, 0 no Authorization header,
+ * -1 more than one, -2 wrong scheme or token. The one comparison every token check uses. */
+int api_token_check(const struct ztpd_app *app, const struct ztpd_http_req *req);
 /* Maps a ZTPD_STORAGE_* failure to an HTTP answer naming what was not written. */
 void api_storage_error(struct ztpd_http_req *req, int status, const char *what);
 /* Reads a string (or integer, for numbers such as extensions) member; NULL if absent.

@@ -119,9 +119,14 @@ expect_status 404 "unknown path"
 check "unknown MAC and unknown path give the same body" test "$unknown_mac_body" = "$BODY"
 raw GET /provision/not-a-mac.cfg
 expect_status 404 "not a MAC"
-raw GET /provision/../config.yml
-expect_status 404 "path traversal"
-check "no config leaked" bash -c "! grep -q 'tokens' <<<'$BODY'"
+# Sent as written (--path-as-is): without it curl resolves the dots itself and the daemon never
+# sees a traversal.
+for p in /provision/../config.yml /provision/%2e%2e/config.yml /provision/..%2fconfig.yml \
+    /../config.yml /provision/../data/ztpd.db; do
+    raw GET "$p" --path-as-is
+    check "path traversal $p refused ($STATUS)" test "$STATUS" = 404 -o "$STATUS" = 400
+    check "no config leaked by $p" bash -c "! grep -q 'tokens\|SQLite' <<<'$BODY'"
+done
 
 # --- last_provisioned set after a fetch (in memory at once, written by the batch) ---
 req GET /api/provisioning/devices
