@@ -81,6 +81,7 @@ static const struct key_spec specs[] = {
     {"storage.postgres", K_SECTION, 0, 0, 0},
     {"storage.postgres.dsn", K_STRING, F(postgres_dsn), 0, 0},
     {"storage.postgres.password_file", K_PATH, F(postgres_password_file), 0, 0},
+    {"storage.flush_interval_ms", K_INT, F(storage_flush_interval_ms), 10, 60000},
     {"api", K_SECTION, 0, 0, 0},
     {"api.tokens", K_TOKENS, 0, 0, 0},
     {"logging", K_SECTION, 0, 0, 0},
@@ -671,6 +672,7 @@ static int set_defaults(struct load *ld)
     cfg->sip_expires_max = 7200;
     cfg->sip_max_contacts = 10;
     cfg->sip_reboot_pace = 20;
+    cfg->storage_flush_interval_ms = 100;
     cfg->log_level = ZTPD_LOG_INFO;
     cfg->prov_enabled = true;
     cfg->upload_max_size = 1048576;

@@ -69,6 +69,7 @@ struct ztpd_config {
     char *module_dir;      /* storage.module_dir, default NULL = build tree, then install dir */
     char *postgres_dsn;    /* storage.postgres.dsn, default NULL (libpq then uses PG* env) */
     char *postgres_password_file; /* storage.postgres.password_file (absolute), NULL if unset */
+    int storage_flush_interval_ms; /* storage.flush_interval_ms: batched writes, default 100 */
 
     /* api */
     char **api_tokens; /* api.tokens; may be empty: then a token is generated on first start */

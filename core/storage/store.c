@@ -18,7 +18,6 @@
 #include "util/utf8.h"
 
 #define LOG_MOD "storage"
-#define FLUSH_MS 100
 /* The storage thread pings an idle backend so /api/status tells the truth without a write to
  * notice an outage: every HEALTH_UP_MS while up; every HEALTH_DOWN_MS while down, which is
  * also the fastest an op may trigger a reconnect attempt (others answer EUNAVAIL at once). */
@@ -646,7 +645,11 @@ static void arm_timer(struct ztpd_store *s)
     if (s->state != ST_RUNNING || s->timer_armed)
         return;
     s->timer_armed = 1;
-    uv_timer_start(&s->timer, on_timer, s->batch_failing ? s->retry_ms : FLUSH_MS, 0);
+    /* storage.flush_interval_ms (100 by default): how long batched writes wait for company. */
+    uint64_t flush_ms = s->cfg && s->cfg->storage_flush_interval_ms > 0
+                            ? (uint64_t)s->cfg->storage_flush_interval_ms
+                            : 100;
+    uv_timer_start(&s->timer, on_timer, s->batch_failing ? s->retry_ms : flush_ms, 0);
 }
 
 /* The backend answers again: rows that waited through the outage go now rather than at the

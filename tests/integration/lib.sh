@@ -234,7 +234,7 @@ db_query() {
 # status_field EXPR: evaluates EXPR over GET /api/status's JSON (as `j`); prints "" when the
 # daemon does not answer within 2 s.
 status_field() {
-    curl -s --max-time 2 "http://127.0.0.1:$PORT/api/status" |
+    curl -s --max-time 2 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/status" |
         python3 -c "import json,sys
 try:
     j=json.load(sys.stdin); print($1)

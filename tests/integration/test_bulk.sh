@@ -120,6 +120,7 @@ conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]), timeout=10)
 bad = 0
 for url in open(sys.argv[1]).read().split():
     path = urllib.parse.urlsplit(url).path
+    r = None  # a fetch that failed twice must count as a failure, not as the previous answer
     for attempt in (0, 1):
         try:
             conn.request("GET", path)
@@ -127,11 +128,12 @@ for url in open(sys.argv[1]).read().split():
             r.read()
             break
         except (http.client.HTTPException, OSError):
+            r = None
             conn.close()  # the server may end an idle or finished connection: reconnect
             conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[2]), timeout=10)
-    if r.status != 200:
+    if r is None or r.status != 200:
         bad += 1
-        print("not provisionable:", path, r.status, file=sys.stderr)
+        print("not provisionable:", path, r.status if r else "no answer", file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
 
