@@ -157,10 +157,23 @@ check "the guide's message" test "$(json 'j["message"]')" = "Device registered a
 if wait "$UAS"; then check "the phone got the automatic NOTIFY (rc 0)" true; else check "the phone got the automatic NOTIFY (rc 0)" false; fi
 check "1002 now correlates with its provisioned MAC" test "$(ext_field 1002 '(j[0]["mac_address"], j[0]["mac_source"])')" = "('001565000002', 'provisioning')"
 
-# --- 10. reboot everything: paced queue ---
+# --- 10. reboot everything: paced queue, and each phone really gets its NOTIFY ---
+sipp -sf "$SCEN/notify_uas.xml" -p "$U1" "${SIPP_COMMON[@]}" -trace_logs -log_file "$WORK/uas_all1.log" \
+    >/dev/null 2>>"$WORK/sipp.err" &
+UAS_A=$!
+sipp -sf "$SCEN/notify_uas.xml" -p "$U3" "${SIPP_COMMON[@]}" -trace_logs -log_file "$WORK/uas_all2.log" \
+    >/dev/null 2>>"$WORK/sipp.err" &
+UAS_B=$!
+# Both sipp phones bound before the NOTIFYs leave (their UDP ports show in /proc/net/udp).
+udp_bound() { grep -qi "^ *[0-9]*: [0-9A-F]*:$(printf '%04X' "$1") " /proc/net/udp; }
+check "reboot all: both sipp phones listening" wait_for 5 bash -c "$(declare -f udp_bound); udp_bound $U1 && udp_bound $U3"
 req POST /api/phones/reboot
 expect_status 200 "POST /api/phones/reboot"
 check "both registered extensions queued at the configured pace" test "$(json '(j["success"], j["queued"], j["pace_per_second"])')" = "(True, 2, 50)"
+if wait "$UAS_A"; then check "reboot all: 1001's phone got its NOTIFY" true; else check "reboot all: 1001's phone got its NOTIFY" false; fi
+if wait "$UAS_B"; then check "reboot all: 1002's phone got its NOTIFY" true; else check "reboot all: 1002's phone got its NOTIFY" false; fi
+check "reboot all: 1001's NOTIFY carried the vendor's event" grep -q 'got NOTIFY, Event: check-sync' "$WORK/uas_all1.log"
+check "reboot all: 1002's NOTIFY carried the vendor's event" grep -q 'got NOTIFY, Event: check-sync' "$WORK/uas_all2.log"
 
 # --- 11. malformed datagrams harm no registration ---
 python3 - "$SIP_PORT" >"$WORK/malformed.out" <<'PY'
