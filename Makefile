@@ -15,7 +15,7 @@ TEST_DEPS  := clang-14 libclang-rt-14-dev libcmocka-dev curl libxml2-utils valgr
               postgresql-15 libpq-dev sip-tester baresip
 BENCH_DEPS := wrk nginx python3 curl
 
-.PHONY: all build asan fuzz-build fuzz run test deps test-deps bench-deps bench clean
+.PHONY: all build asan fuzz-build fuzz run test deps test-deps bench-deps bench clean mutate
 
 all: build
 
@@ -90,3 +90,7 @@ bench: bench-deps build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Mutation check of the suite (tests/mutation/mutants.txt): slow, not part of `make test`.
+mutate: test-deps
+	python3 tests/mutation/mutate.py

@@ -168,6 +168,11 @@ expect_status 400 "newline in name"
 check "names name" test "$(json 'j["field"]')" = name
 req POST /api/extensions -d '{"number":"1004","name":"No Password"}'
 expect_status 400 "missing password"
+req POST /api/extensions -d '{"number":"1004","name":"Short","password":"abc"}'
+expect_status 400 "3-character password"
+check "short password: names password" test "$(json 'j["field"]')" = password
+req PUT /api/extensions/1001 -d '{"password":"x\ny"}'
+expect_status 400 "control character in a new password"
 req PUT /api/extensions/1002 -d '{"name":"Robert Example"}'
 expect_status 200 "PUT extension rename"
 raw GET /provision/001565abcdef.cfg
